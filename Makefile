@@ -1,0 +1,30 @@
+# Two commands set everything up: `make repro` (the replication) and `make test` (the test suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup repro test lint bench report clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+repro: setup  ## check (or download) the data, then run every out-of-date stage
+	$(PY) -m replication.data ensure
+	dvc repro
+
+test: setup  ## the suite CI runs: synthetic data, CPU only
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check replication tests bench
+
+bench: setup
+	$(PY) bench/train_throughput.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,166 @@
+"""The canonical dataset: same arrays from every source, clear errors, nothing half-written."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import pickle
+import threading
+
+import numpy as np
+import pytest
+from synthetic import make_splits, write_archive, write_batches_folder, write_png_tree
+
+from replication import data as cifar
+from replication.io import file_md5
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(n_train=50, n_test=20)
+
+
+def snapshot(root):
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir())}
+
+
+def test_three_formats_give_identical_canonical_files(tmp_path, splits):
+    sources = {
+        "batches": write_batches_folder(splits, tmp_path / "src" / "cifar-10-batches-py"),
+        "archive": write_archive(splits, tmp_path / "src2" / "cifar-10-python.tar.gz"),
+        "png": write_png_tree(splits, tmp_path / "src3"),
+    }
+    outputs = {}
+    for name, source in sources.items():
+        root = tmp_path / f"out_{name}"
+        cifar.fetch(source, root, full=False)
+        outputs[name] = snapshot(root)
+        assert cifar.dvc_dir_hash(root) == cifar.dvc_dir_hash(tmp_path / "out_batches")
+    assert outputs["batches"] == outputs["archive"] == outputs["png"]
+    images, labels = cifar.load_split(tmp_path / "out_png", "train")
+    assert images.shape == (50, 3, 32, 32) and images.dtype == np.uint8
+    assert labels.dtype == np.int64
+    names = (tmp_path / "out_png" / "train_filenames.txt").read_text().split()
+    assert names == sorted(names)
+    i = splits["train"].filenames.index(names[0])
+    np.testing.assert_array_equal(images[0], splits["train"].images[i])
+
+
+def test_full_size_is_enforced_by_default(tmp_path, splits):
+    src = write_batches_folder(splits, tmp_path / "b")
+    with pytest.raises(cifar.DataError, match="CIFAR-10 has 50000"):
+        cifar.fetch(src, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def _serve(folder):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_download_checks_md5(tmp_path, splits):
+    archive = write_archive(splits, tmp_path / "www" / "cifar-10-python.tar.gz")
+    server = _serve(archive.parent)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/cifar-10-python.tar.gz"
+        cifar.fetch(None, tmp_path / "data", url=url, md5=file_md5(archive), full=False)
+        assert (tmp_path / "data" / "train_images.npy").exists()
+        before = snapshot(tmp_path / "data")
+        with pytest.raises(cifar.DataError, match="md5"):
+            cifar.fetch(None, tmp_path / "data", url=url, md5="0" * 32, full=False)
+        assert snapshot(tmp_path / "data") == before
+    finally:
+        server.shutdown()
+
+
+def test_download_failure_names_the_offline_route(tmp_path):
+    with pytest.raises(cifar.DataError, match="fetch --from PATH"):
+        cifar.fetch(None, tmp_path / "data", url="http://127.0.0.1:9/none.tar.gz")
+
+
+def _corrupt(kind, tmp_path, splits):
+    """Write a broken source of the given kind; return its path and the expected message."""
+    if kind in ("truncated", "shape", "label", "corrupt"):
+        folder = write_batches_folder(splits, tmp_path / "bad")
+        path = folder / "data_batch_2"
+        if kind == "truncated":
+            path.write_bytes(path.read_bytes()[:500])
+            return folder, "data_batch_2: not a readable CIFAR-10 pickle"
+        if kind == "corrupt":
+            path.write_bytes(b"not a pickle at all" * 10)
+            return folder, "data_batch_2: not a readable CIFAR-10 pickle"
+        batch = pickle.loads(path.read_bytes())
+        if kind == "shape":
+            batch[b"data"] = batch[b"data"][:, :3000]
+            message = r"data_batch_2: 'data' has shape \(10, 3000\)"
+        else:
+            batch[b"labels"][3] = 12
+            message = "label 12 .* out of range"
+        path.write_bytes(pickle.dumps(batch))
+        return folder, message
+    folder = write_png_tree(splits, tmp_path / "bad")
+    if kind == "missing_class":
+        import shutil
+
+        shutil.rmtree(folder / "test" / "frog")
+        return folder, "test/frog: class folder missing"
+    from PIL import Image
+
+    png = next((folder / "train" / "cat").glob("*.png"))
+    if kind == "size":
+        Image.new("RGB", (31, 32)).save(png)
+        return folder, "RGB 31x32; expected RGB 32x32"
+    Image.new("L", (32, 32)).save(png)
+    return folder, "image is L 32x32"
+
+
+@pytest.mark.parametrize("kind", ["truncated", "corrupt", "shape", "label", "missing_class", "size", "grey"])
+def test_bad_input_errors_and_leaves_data_untouched(tmp_path, splits, kind):
+    root = tmp_path / "data"
+    cifar.fetch(write_batches_folder(splits, tmp_path / "good"), root, full=False)
+    before = snapshot(root)
+    source, message = _corrupt(kind, tmp_path, splits)
+    with pytest.raises(cifar.DataError, match=message):
+        cifar.fetch(source, root, full=False)
+    assert snapshot(root) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".data")) == []
+
+
+def test_truncated_archive(tmp_path, splits):
+    archive = write_archive(splits, tmp_path / "a" / "cifar-10-python.tar.gz")
+    archive.write_bytes(archive.read_bytes()[:2000])
+    with pytest.raises(cifar.DataError, match="cifar-10-python.tar.gz"):
+        cifar.fetch(archive, tmp_path / "data", full=False)
+    assert not (tmp_path / "data").exists()
+
+
+def test_missing_data_names_fetch_command(tmp_path):
+    with pytest.raises(cifar.DataError, match=r"python -m replication.data fetch --from PATH"):
+        cifar.require(tmp_path / "nothing")
+
+
+def test_check_compares_with_dvc_file(tmp_path, splits):
+    root = tmp_path / "data"
+    cifar.fetch(write_batches_folder(splits, tmp_path / "b"), root, full=False)
+    dvc_file = tmp_path / "data.dvc"
+    dvc_file.write_text(f"outs:\n- md5: {cifar.dvc_dir_hash(root)}\n  path: data\n")
+    ok, message = cifar.check(root, dvc_file)
+    assert ok and "matches" in message
+    dvc_file.write_text("outs:\n- md5: 0123.dir\n  path: data\n")
+    ok, message = cifar.check(root, dvc_file)
+    assert not ok and "does NOT match" in message and "expected 0123.dir" in message
+
+
+def test_committed_data_dvc_matches_shared_copy(tmp_path):
+    """The shared rebuilt copy gives exactly the hash committed in data.dvc."""
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar-10-batches-py"
+    if not shared.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    cifar.fetch(shared, tmp_path / "data")
+    ok, message = cifar.check(tmp_path / "data", Path(__file__).resolve().parents[1] / "data.dvc")
+    assert ok, message

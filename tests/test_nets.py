@@ -1,0 +1,119 @@
+"""The networks as data: golden parameter counts, probes, residual semantics, spec errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from replication import config as cfg
+from replication import nets
+
+GOLDEN = {  # original_setup.md section 2
+    "resnet12": 20810, "plain12": 20810, "resnet12_tanh": 20810, "plain12_tanh": 22154,
+    "resnet10": 20522, "resnet10_noavgpool": 51242, "plain6": 13610, "plain6_noavgpool": 44330,
+    "resnet9_tanh": 13898, "plain9_tanh": 15242,
+}  # fmt: skip
+
+RESNET12_PROBES = [
+    "conv1_relu", "conv2_relu", "conv3+identity_relu", "conv4_relu", "conv5+identity_relu",
+    "conv6_relu", "conv7+identity_relu", "conv8_relu", "conv9+identity_relu", "conv10_relu",
+    "conv11+identity_relu", "avpool", "fc1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def params():
+    return cfg.load()
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_parameter_counts(params, name):
+    assert nets.count_params(nets.build(name, params.network(name))) == GOLDEN[name]
+
+
+def test_resnet12_probes_and_shapes(params):
+    net = nets.build("resnet12", params.network("resnet12"), seed=0)
+    assert [p for p, _ in net.probes] == RESNET12_PROBES
+    out = net.probe(torch.randn(3, 3, 32, 32), RESNET12_PROBES)
+    dims = [out[p].shape[1] for p in RESNET12_PROBES]
+    assert dims == [1024] * 3 + [2048] * 4 + [4096] * 4 + [1024, 10]
+    assert all(out[p].shape[0] == 3 for p in RESNET12_PROBES)
+
+
+def test_probe_names_of_other_networks(params):
+    tanh = nets.build("plain12_tanh", params.network("plain12_tanh"))
+    assert [p for p, _ in tanh.probes][:2] == ["conv1_tanh", "conv2_tanh"]
+    plain6 = nets.build("plain6", params.network("plain6"))
+    assert [p for p, _ in plain6.probes] == [
+        "conv1_relu", "conv2_relu", "conv3_relu", "conv4_relu", "conv11_relu", "avpool", "fc1"]
+    resnet10 = nets.build("resnet10", params.network("resnet10"))
+    assert "conv6_relu" not in [p for p, _ in resnet10.probes]
+
+
+def test_residual_semantics_match_the_original_wiring(params):
+    """Recompute ResNet12's forward by hand: the shortcut carries the pre-activation sum."""
+    net = nets.build("resnet12", params.network("resnet12"), seed=3)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    fc = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][0]
+    x = torch.randn(2, 3, 32, 32)
+    s = convs[0](x)
+    for a, b in zip(convs[1::2], convs[2::2]):
+        branch = b(torch.relu(a(torch.relu(s))))
+        pad = torch.zeros(s.shape[0], branch.shape[1] - s.shape[1], *s.shape[2:])
+        s = branch + torch.cat([s, pad], dim=1)  # identity channels first, zeros appended
+    logits = fc(torch.nn.functional.avg_pool2d(torch.relu(s), 2).flatten(1))
+    torch.testing.assert_close(net(x), logits, rtol=0, atol=1e-6)
+
+
+def test_plain_and_resnet_differ_only_in_shortcut(params):
+    res = nets.build("resnet12", params.network("resnet12"), seed=1)
+    plain = nets.build("plain12", params.network("plain12"), seed=1)
+    plain.load_state_dict(res.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    assert not torch.allclose(res(x), plain(x))
+
+
+def test_no_bias_in_convs_and_stem_geometry(params):
+    net = nets.build("resnet12", params.network("resnet12"))
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.bias is None for c in convs)
+    assert (convs[0].kernel_size, convs[0].stride, convs[0].padding) == ((4, 4), (2, 2), (1, 1))
+
+
+def _net(layers, activation="relu"):
+    return cfg.NetworkConfig(title="t", activation=activation, lr=1e-3, layers=tuple(layers))
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        (["stem conv1:4", "dense conv2:4", "avgpool", "linear fc1:10"], r"layer 2 \('dense conv2:4'\): unknown layer kind 'dense'"),
+        (["stem conv1:8", "residual conv2:4 conv3:4", "avgpool", "linear fc1:10"], r"layer 2 .*channel mismatch"),
+        (["stem conv1:4", "plain conv2:x", "linear fc1:10"], r"layer 2 .*'conv2:x' is not NAME:WIDTH"),
+        (["stem conv1:4", "avgpool", "linear fc1:7"], r"layer 3 .*CIFAR-10 has 10 classes"),
+        (["stem conv1:4", "avgpool"], "last layer must be"),
+        (["plain conv1:4", "stem conv2:4", "linear fc1:10"], r"layer 2 .*stem must be the first layer"),
+        (["stem conv1:4", "plain conv1:4", "linear fc1:10"], "probe names repeat"),
+    ],
+)
+def test_spec_errors_name_network_and_layer(layers, message):
+    with pytest.raises(nets.SpecError, match=r"network broken.*" + message if "layer" in message else message):
+        nets.build("broken", _net(layers))
+
+
+def test_describe_cli_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "replication", "describe", "--json"], capture_output=True, text=True, check=True
+    )
+    info = json.loads(out.stdout)
+    assert {k: v["params"] for k, v in info.items()} == GOLDEN
+    assert info["resnet12"]["probes"] == RESNET12_PROBES
+
+
+def test_describe_cli_unknown_network():
+    out = subprocess.run([sys.executable, "-m", "replication", "describe", "resnet99"], capture_output=True, text=True)
+    assert out.returncode == 1 and "unknown name 'resnet99' in networks" in out.stderr
