@@ -82,6 +82,24 @@ def test_metrics(model: torch.nn.Module, ds: runtime.Dataset, batch: int) -> dic
     }
 
 
+def train_epoch(model: torch.nn.Module, optimiser: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                order: torch.Tensor, batch_size: int, layout: torch.memory_format = torch.contiguous_format,
+                desc: str | None = None) -> float:
+    """One pass over the rows in `order`, in batches; returns the mean of the per-batch losses."""
+    model.train()
+    losses = []
+    bar = tqdm(order.split(batch_size), desc=desc, leave=False, disable=desc is None, unit="batch")
+    for idx in bar:
+        loss = F.cross_entropy(model(x[idx].contiguous(memory_format=layout)), y[idx])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.detach())
+        if len(losses) % 20 == 0:
+            bar.set_postfix(loss=f"{torch.stack(losses).mean().item():.4f}")
+    return torch.stack(losses).mean().item()
+
+
 def run(
     name: str,
     params: cfg.Params,
@@ -129,20 +147,10 @@ def run(
         if stop:
             break
         started = time.perf_counter()
-        model.train()
-        order = ds.train_idx[torch.randperm(len(ds.train_idx), generator=runtime.epoch_generator(spec.seed, epoch)).to(ds.train_idx.device)]
-        batches = order.split(tc.batch_size)
-        losses = []
-        bar = tqdm(batches, desc=f"{name} epoch {epoch}", leave=False, disable=not progress, unit="batch")
-        for idx in bar:
-            loss = F.cross_entropy(model(x[idx].contiguous(memory_format=layout)), y[idx])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.detach())
-            if len(losses) % 20 == 0:
-                bar.set_postfix(loss=f"{torch.stack(losses).mean().item():.4f}")
-        train_loss = torch.stack(losses).mean().item()
+        perm = torch.randperm(len(ds.train_idx), generator=runtime.epoch_generator(spec.seed, epoch))
+        order = ds.train_idx[perm.to(ds.train_idx.device)]
+        train_loss = train_epoch(model, optimiser, x, y, order, tc.batch_size, layout,
+                                 desc=f"{name} epoch {epoch}" if progress else None)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"{name}: train loss is {train_loss} at epoch {epoch}; stopped. The last good "
@@ -182,7 +190,7 @@ def run(
 
 def weights_path(run_name: str, which: str) -> Path:
     """Where train@RUN writes its weights ('final' or 'snapshot')."""
-    return RESULTS / run_name / ("weights.pt" if which == "final" else "snapshot.pt")
+    return RESULTS / run_name / f"{which}.pt"
 
 
 def load_weights(params: cfg.Params, run_name: str, which: str, device: torch.device | str = "cpu") -> nets.Network:
@@ -229,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         "epoch": min(params.train.snapshot_epoch, result.epochs_run),
         **test_metrics(model, ds, params.train.eval_batch_size),
     }
-    with atomic_path(out / "snapshot.pt") as tmp:
+    with atomic_path(weights_path(args.run, "snapshot")) as tmp:
         torch.save(snapshot, tmp)
-    with atomic_path(out / "weights.pt") as tmp:
+    with atomic_path(weights_path(args.run, "final")) as tmp:
         torch.save(result.weights, tmp)
     write_csv(out / "history.csv", result.history, HISTORY_COLUMNS)
     write_json(out / "metrics.json", metrics)
