@@ -84,7 +84,8 @@ class SmoothnessConfig:
 
 @dataclass(frozen=True)
 class MislabelConfig:
-    target: str  # key into smoothness.targets whose last layer is studied
+    run: str  # key into `runs`: the clean network whose representation is relabelled
+    weights: str  # "final" or "snapshot"
     layer: str  # probe whose representation is studied
     rates: tuple[float, ...]  # fractions of rows whose labels are shuffled
     presets: tuple[str, ...]  # estimator presets run at every rate
@@ -93,8 +94,14 @@ class MislabelConfig:
 
 @dataclass(frozen=True)
 class OverfitConfig:
-    run: str  # key into `runs`: the long run without early stopping
-    baseline: str  # key into smoothness.targets it is compared with
+    run: str  # key into `runs` and smoothness.targets: the long run without early stopping
+    baseline: str  # key into `runs` and smoothness.targets: the early-stopped run it is compared with
+
+
+@dataclass(frozen=True)
+class SuggestConfig:
+    min_drop: float  # alpha falls smaller than this are not reported
+    pairs: dict[str, tuple[str, ...]]  # smoothness target -> runs of the networks modified from it
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class Params:
     smoothness: SmoothnessConfig
     mislabel: MislabelConfig
     overfit: OverfitConfig
+    suggest: SuggestConfig
     report: ReportConfig
 
     def run(self, name: str) -> RunConfig:
@@ -139,6 +147,7 @@ CHOICES = {
     "runs.*.stopping": ("as_coded", "patience", "none"),
     "networks.*.activation": ("relu", "tanh"),
     "smoothness.targets.*.weights": ("final", "snapshot"),
+    "mislabel.weights": ("final", "snapshot"),
 }
 
 
@@ -256,12 +265,22 @@ def _check_references(p: Params, source: str) -> None:
             raise ConfigError(
                 f"{source}: smoothness.targets.{name}.run is {target.run!r}, which is not in runs"
             )
-    if p.mislabel.target not in p.smoothness.targets:
-        raise ConfigError(f"{source}: mislabel.target {p.mislabel.target!r} is not a smoothness target")
-    if p.overfit.run not in p.runs:
-        raise ConfigError(f"{source}: overfit.run {p.overfit.run!r} is not in runs")
-    if p.overfit.baseline not in p.smoothness.targets:
-        raise ConfigError(f"{source}: overfit.baseline {p.overfit.baseline!r} is not a smoothness target")
+    if p.mislabel.run not in p.runs:
+        raise ConfigError(f"{source}: mislabel.run {p.mislabel.run!r} is not in runs")
+    for key in ("run", "baseline"):
+        name = getattr(p.overfit, key)
+        target = p.smoothness.targets.get(name)
+        if name not in p.runs or target is None or target.run != name or target.weights != "final":
+            raise ConfigError(
+                f"{source}: overfit.{key} {name!r} must name a run and a smoothness target of the same "
+                "name with its final weights"
+            )
+    for target, runs in p.suggest.pairs.items():
+        if target not in p.smoothness.targets:
+            raise ConfigError(f"{source}: suggest.pairs key {target!r} is not a smoothness target")
+        for run in runs:
+            if run not in p.runs:
+                raise ConfigError(f"{source}: suggest.pairs.{target} names unknown run {run!r}")
     for group, runs in p.report.seed_groups.items():
         for run in runs:
             if run not in p.runs:

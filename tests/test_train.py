@@ -78,10 +78,12 @@ def tiny(tmp_path_factory):
         "tiny": {"network": "plain6", "seed": 7, "stopping": "patience", "max_epochs": 4},
         "long": {"network": "plain6", "seed": 7, "stopping": "none", "max_epochs": 6},
     }
-    raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"}}
-    raw["mislabel"]["target"] = "tiny"
+    raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"},
+                                    "long": {"run": "long", "weights": "final"}}
+    raw["mislabel"]["run"] = "tiny"
     raw["overfit"].update(run="long", baseline="tiny")
     raw["report"]["seed_groups"] = {}
+    raw["suggest"]["pairs"] = {}
     params = cfg.parse(raw)
     runtime.setup(params.base)
     return params, runtime.load_dataset(params.data)

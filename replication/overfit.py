@@ -1,0 +1,57 @@
+"""Stage overfit: the 100-epoch ResNet12 against the early-stopped one.
+
+The long run is train@<overfit.run> (the training code with `stopping: none`) and its alphas are
+smoothness@<overfit.run>; this stage gathers them beside the baseline's into one comparison.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from replication import config as cfg
+from replication.io import read_csv, read_json, write_json
+
+OUT = Path("results/overfit/summary.json")
+
+
+def compare(long_alphas: list[dict], base_alphas: list[dict]) -> list[dict]:
+    """Per layer: alpha of both networks and their difference (long minus early-stopped)."""
+    base = {row["layer"]: row["alpha"] for row in base_alphas}
+    return [
+        {"layer": row["layer"], "overfit": row["alpha"], "baseline": base.get(row["layer"]),
+         "difference": row["alpha"] - base[row["layer"]] if row["layer"] in base else None}
+        for row in long_alphas
+    ]
+
+
+def main() -> int:
+    params = cfg.load()
+    long_run, baseline = params.overfit.run, params.overfit.baseline
+    base_run = baseline
+    long_metrics = read_json(Path("results/train") / long_run / "metrics.json")
+    base_metrics = read_json(Path("results/train") / base_run / "metrics.json")
+    history = read_csv(Path("results/train") / long_run / "history.csv")
+    layers = compare(read_json(Path("results/smoothness") / long_run / "alphas.json")["layers"],
+                     read_json(Path("results/smoothness") / baseline / "alphas.json")["layers"])
+    best = min(history, key=lambda h: float(h["val_loss"]))
+    conv = [row for row in layers if row["layer"].startswith("conv") and row["difference"] is not None]
+    summary = {
+        "run": long_run, "baseline_run": base_run,
+        "epochs": long_metrics["epochs_run"],
+        "test_accuracy": long_metrics["test_accuracy"], "baseline_test_accuracy": base_metrics["test_accuracy"],
+        "final_val_loss": float(history[-1]["val_loss"]), "final_train_loss": float(history[-1]["train_loss"]),
+        "min_val_loss": float(best["val_loss"]), "min_val_epoch": int(best["epoch"]),
+        "conv_layers_lower": sum(row["difference"] < 0 for row in conv), "conv_layers": len(conv),
+        "layers": layers,
+    }
+    write_json(OUT, summary)
+    fc1 = layers[-1]
+    print(f"overfit: test accuracy {summary['test_accuracy']:.4f} vs {summary['baseline_test_accuracy']:.4f}; "
+          f"fc1 alpha {fc1['overfit']:.4f} vs {fc1['baseline']:.4f}; "
+          f"{summary['conv_layers_lower']}/{summary['conv_layers']} conv layers lower")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

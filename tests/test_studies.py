@@ -1,0 +1,50 @@
+"""Mislabeling, overfitting comparison and smoothness-guided suggestions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from replication import mislabel, overfit, suggest, wavelets
+
+
+def test_shuffle_fraction_and_determinism():
+    labels = np.arange(10_000) % 10
+    same = mislabel.shuffle_labels(labels, 0.5, seed=3)
+    np.testing.assert_array_equal(same, mislabel.shuffle_labels(labels, 0.5, seed=3))
+    assert not np.array_equal(same, mislabel.shuffle_labels(labels, 0.5, seed=4))
+    assert np.bincount(same).tolist() == np.bincount(labels).tolist()  # a permutation of labels
+    for rate in (0.0, 0.25, 1.0):
+        changed = np.mean(mislabel.shuffle_labels(labels, rate, seed=0) != labels)
+        assert changed == pytest.approx(0.9 * rate, abs=0.02)  # ~10% land on their own class
+    with pytest.raises(ValueError, match="outside"):
+        mislabel.shuffle_labels(labels, 1.5, seed=0)
+
+
+def test_alpha_falls_from_clean_to_random_labels():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 2000)
+    rep = (np.eye(10)[y] * 3 + rng.normal(size=(2000, 10))).astype(np.float32)  # logit-like
+    est = wavelets.estimator("as_run", {"n_trees": 3})
+    clean = mislabel.run(rep, y, 0.0, est, seeds=(0, 1))
+    noisy = mislabel.run(rep, y, 1.0, est, seeds=(0, 1))
+    assert clean["alpha_mean"] > 2 * noisy["alpha_mean"]
+    assert clean["changed_mean"] == 0.0 and noisy["changed_mean"] > 0.8
+    assert len(clean["seeds"]) == 2 and clean["alpha_std"] >= 0
+
+
+def test_alpha_drops_on_hand_made_lists():
+    layers = [("input", 0.05), ("conv1", 0.06), ("conv2", 0.04), ("conv3", 0.045), ("avpool", 0.03), ("fc1", 0.1)]
+    drops = suggest.alpha_drops(layers)
+    assert [d["layer"] for d in drops] == ["conv2", "avpool"]
+    assert drops[0]["previous"] == "conv1" and drops[0]["drop"] == pytest.approx(0.02)
+    assert drops[1]["relative_drop"] == pytest.approx(0.015 / 0.045)
+    assert [d["layer"] for d in suggest.alpha_drops(layers, min_drop=0.018)] == ["conv2"]
+    assert suggest.alpha_drops([("a", 1.0), ("b", 2.0)]) == []
+    assert suggest.alpha_drops([]) == []
+
+
+def test_overfit_compare():
+    rows = overfit.compare([{"layer": "conv1", "alpha": 0.03}, {"layer": "fc1", "alpha": 0.2}],
+                           [{"layer": "conv1", "alpha": 0.04}, {"layer": "fc1", "alpha": 0.1}])
+    assert rows[0]["difference"] == pytest.approx(-0.01) and rows[1]["difference"] == pytest.approx(0.1)
