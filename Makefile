@@ -17,7 +17,8 @@ repro: setup  ## check (or download) the data, then run every out-of-date stage
 	$(PY) -m replication.data ensure
 	dvc repro
 
-test: setup  ## the suite CI runs: synthetic data, CPU only
+test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
+	$(VENV)/bin/ruff check replication tests bench
 	$(PY) -m pytest -q
 
 lint: setup

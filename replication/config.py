@@ -215,7 +215,7 @@ def _check_choice(key: str, value: Any, source: str) -> None:
     parts = key.split(".")
     for pattern, allowed in CHOICES.items():
         pat = pattern.split(".")
-        if len(pat) == len(parts) and all(p in ("*", q) for p, q in zip(pat, parts)):
+        if len(pat) == len(parts) and all(p in ("*", q) for p, q in zip(pat, parts, strict=False)):
             if value not in allowed:
                 raise ConfigError(
                     f"{source}: key '{key}' is {value!r}; expected one of {', '.join(allowed)}"

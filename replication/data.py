@@ -91,9 +91,9 @@ def _unpickle(path: Path) -> dict:
         with open(path, "rb") as f:
             raw = pickle.load(f, encoding="bytes")
     except FileNotFoundError:
-        raise DataError(f"{path}: missing; a cifar-10-batches-py folder has {_all_batch_names()}")
+        raise DataError(f"{path}: missing; a cifar-10-batches-py folder has {_all_batch_names()}") from None
     except Exception as err:  # truncated or corrupt files raise many different types
-        raise DataError(f"{path}: not a readable CIFAR-10 pickle ({type(err).__name__}: {err})")
+        raise DataError(f"{path}: not a readable CIFAR-10 pickle ({type(err).__name__}: {err})") from err
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected a pickled dict, got {type(raw).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in raw.items()}
@@ -159,7 +159,7 @@ def read_png_tree(folder: Path) -> dict[str, Split]:
                         mode, size = img.mode, img.size
                         array = np.asarray(img)
                 except Exception as err:
-                    raise DataError(f"{png}: not a readable PNG ({err})")
+                    raise DataError(f"{png}: not a readable PNG ({err})") from err
                 if mode != "RGB" or size != (32, 32):
                     raise DataError(f"{png}: image is {mode} {size[0]}x{size[1]}; expected RGB 32x32")
                 images.append(array.transpose(2, 0, 1))
@@ -179,7 +179,7 @@ def read_archive(path: Path) -> dict[str, Split]:
             with tarfile.open(path) as tar:
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError, EOFError) as err:
-            raise DataError(f"{path}: not a readable tar archive ({err})")
+            raise DataError(f"{path}: not a readable tar archive ({err})") from err
         folders = [p.parent for p in Path(tmp).rglob("batches.meta")]
         if len(folders) != 1:
             raise DataError(f"{path}: expected one cifar-10-batches-py folder inside, found {len(folders)}")
@@ -318,7 +318,7 @@ def download(url: str, md5: str, folder: Path) -> Path:
     try:
         download_url(url, str(folder), filename=name, md5=None)
     except Exception as err:
-        raise DataError(f"could not download {url} ({err}). Offline? {FETCH_HINT}")
+        raise DataError(f"could not download {url} ({err}). Offline? {FETCH_HINT}") from err
     path = Path(folder) / name
     got = file_md5(path)
     if got != md5:

@@ -7,7 +7,7 @@ order (here the canonical, name-sorted order), flattened per sample in (C, H, W)
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

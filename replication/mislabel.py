@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     rep = features.representation(model, images, ml.layer)
     est = wavelets.estimator(args.preset)
     out = run(rep, labels, args.rate, est, ml.seeds, params.smoothness.n_jobs, progress=True)
-    out.update({"preset": args.preset, "run": ml.run, "weights": ml.weights, "layer": ml.layer, "n_samples": len(labels)})
+    out.update({"preset": args.preset, "run": ml.run, "weights": ml.weights, "layer": ml.layer,
+                "n_samples": len(labels)})
     write_json(RESULTS / args.preset / f"{args.rate}.json", out)
     print(f"{args.preset} rate {args.rate}: alpha {out['alpha_mean']:.5f} +- {out['alpha_std']:.5f} "
           f"over {len(ml.seeds)} seeds; {out['changed_mean']:.1%} of labels changed")

@@ -13,8 +13,8 @@ Probe points are the representations the smoothness study uses, named as origina
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -94,11 +94,11 @@ class Plain(nn.Module):
             channels = width
         self.out_shape = (channels, *shape[1:])
         self.probes = [
-            (p, (w, *shape[1:])) for p, (_, w) in zip(self.probe_names, spec.convs)
+            (p, (w, *shape[1:])) for p, (_, w) in zip(self.probe_names, spec.convs, strict=False)
         ]
 
     def forward(self, s: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
-        for conv, probe in zip(self.convs, self.probe_names):
+        for conv, probe in zip(self.convs, self.probe_names, strict=False):
             s = conv(self.act(s))
             record(probe, self.act(s))
         return s
@@ -124,7 +124,7 @@ class Residual(Plain):
 
     def forward(self, s: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
         h = s
-        for conv, probe in zip(self.convs[:-1], self.probe_names):
+        for conv, probe in zip(self.convs[:-1], self.probe_names, strict=False):
             h = conv(self.act(h))
             record(probe, self.act(h))
         shortcut = F.pad(s, (0, 0, 0, 0, 0, self.extra)) if self.extra else s
@@ -265,7 +265,7 @@ def describe(name: str, config: NetworkConfig) -> dict:
     """Layers, output shapes, probes and parameter counts of one network."""
     net = build(name, config, seed=0)
     layers = []
-    for spec, layer in zip(net.specs, net.layers):
+    for spec, layer in zip(net.specs, net.layers, strict=False):
         layers.append({
             "spec": spec.text,
             "kind": spec.kind,

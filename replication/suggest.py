@@ -19,7 +19,7 @@ OUT = Path("results/suggestions.json")
 def alpha_drops(layers: list[tuple[str, float]], min_drop: float = 0.0) -> list[dict]:
     """Layers whose alpha is lower than the previous layer's by more than `min_drop`, in order."""
     drops = []
-    for (prev, before), (layer, alpha) in zip(layers, layers[1:]):
+    for (prev, before), (layer, alpha) in zip(layers, layers[1:], strict=False):
         if before - alpha > min_drop:
             drops.append({
                 "layer": layer, "previous": prev, "alpha": alpha, "previous_alpha": before,

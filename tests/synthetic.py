@@ -36,7 +36,7 @@ def write_batches_folder(splits: dict[str, Split], folder: Path) -> Path:
     for split, files in BATCH_FILES.items():
         s = splits[split]
         chunks = np.array_split(np.arange(len(s.labels)), len(files))
-        for name, idx in zip(files, chunks):
+        for name, idx in zip(files, chunks, strict=False):
             batch = {
                 b"batch_label": name.encode(),
                 b"labels": [int(v) for v in s.labels[idx]],
@@ -60,6 +60,6 @@ def write_png_tree(splits: dict[str, Split], folder: Path) -> Path:
     for split, s in splits.items():
         for cls in CLASSES:
             (folder / split / cls).mkdir(parents=True, exist_ok=True)
-        for image, label, name in zip(s.images, s.labels, s.filenames):
+        for image, label, name in zip(s.images, s.labels, s.filenames, strict=False):
             Image.fromarray(image.transpose(1, 2, 0)).save(folder / split / CLASSES[label] / name)
     return folder

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from replication import config as cfg
@@ -13,8 +15,8 @@ def test_project_params_load():
     assert params.data.val_size == 10000
     assert params.network("resnet10_noavgpool").lr == pytest.approx(5.0e-4)
     assert isinstance(params.data.mean, tuple)
-    with pytest.raises(Exception):
-        params.train.batch_size = 1  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.train.batch_size = 1
 
 
 def test_unknown_key(raw):

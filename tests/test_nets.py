@@ -61,7 +61,7 @@ def test_residual_semantics_match_the_original_wiring(params):
     fc = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][0]
     x = torch.randn(2, 3, 32, 32)
     s = convs[0](x)
-    for a, b in zip(convs[1::2], convs[2::2]):
+    for a, b in zip(convs[1::2], convs[2::2], strict=False):
         branch = b(torch.relu(a(torch.relu(s))))
         pad = torch.zeros(s.shape[0], branch.shape[1] - s.shape[1], *s.shape[2:])
         s = branch + torch.cat([s, pad], dim=1)  # identity channels first, zeros appended
@@ -91,7 +91,8 @@ def _net(layers, activation="relu"):
 @pytest.mark.parametrize(
     "layers, message",
     [
-        (["stem conv1:4", "dense conv2:4", "avgpool", "linear fc1:10"], r"layer 2 \('dense conv2:4'\): unknown layer kind 'dense'"),
+        (["stem conv1:4", "dense conv2:4", "avgpool", "linear fc1:10"],
+         r"layer 2 \('dense conv2:4'\): unknown layer kind 'dense'"),
         (["stem conv1:8", "residual conv2:4 conv3:4", "avgpool", "linear fc1:10"], r"layer 2 .*channel mismatch"),
         (["stem conv1:4", "plain conv2:x", "linear fc1:10"], r"layer 2 .*'conv2:x' is not NAME:WIDTH"),
         (["stem conv1:4", "avgpool", "linear fc1:7"], r"layer 3 .*CIFAR-10 has 10 classes"),

@@ -10,14 +10,13 @@ from replication import config as cfg
 from replication import data as cifar
 from replication import runtime, stopping, train
 
-
 # ---------------------------------------------------------------- early stopping, as coded
 
 
 def run_rule(rule, val, train_losses):
     """Feed epochs until the rule stops; returns (saved epochs, stopping epoch)."""
     saved = []
-    for epoch, (v, t) in enumerate(zip(val, train_losses), start=1):
+    for epoch, (v, t) in enumerate(zip(val, train_losses, strict=False), start=1):
         decision = rule.step(v, t)
         if decision.save:
             saved.append(epoch)
@@ -65,7 +64,6 @@ def test_state_round_trip():
 def tiny(tmp_path_factory):
     """A learnable tiny dataset and params that train a small net for a few epochs."""
     import yaml
-
     from conftest import ROOT
 
     root = tmp_path_factory.mktemp("tiny") / "data"

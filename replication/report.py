@@ -1,0 +1,444 @@
+"""Stage report: gather every result, draw the figures, render HTML with Jinja2 and PDF with WeasyPrint.
+
+Deterministic: no dates, host names or absolute paths; SVG figures with a fixed hash salt and no
+date metadata; the same inputs give the same bytes.
+
+    python -m replication.report      # writes report/index.html, report/report.pdf, report/figures/
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import matplotlib
+import numpy as np
+import yaml
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from replication import config as cfg  # noqa: E402
+from replication import data as cifar  # noqa: E402
+from replication.io import atomic_path, file_md5, read_csv, read_json, write_text  # noqa: E402
+from replication.nets import describe  # noqa: E402
+
+OUT = Path("report")
+TEMPLATES = Path("report_templates")
+PACKAGES = ["torch", "torchvision", "numpy", "scikit-learn", "dvc", "matplotlib", "jinja2", "weasyprint"]
+RESNET, PLAIN, ORIGINAL = "#1f5fa8", "#c8553d", "#7a7a7a"
+
+plt.rcParams.update({
+    "svg.hashsalt": "replication", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+})
+
+
+class ReportError(RuntimeError):
+    """A result the report needs is missing or inconsistent."""
+
+
+def originals() -> dict:
+    """The original study's numbers (package data, each with its source)."""
+    return json.loads(resources.files("replication").joinpath("originals.json").read_text())
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def _need(path: Path, stage: str):
+    if not path.exists():
+        raise ReportError(f"{path} is missing: the report needs it; run `dvc repro {stage}` first")
+    return read_json(path) if path.suffix == ".json" else read_csv(path)
+
+
+def gather(params: cfg.Params, root: Path = Path(".")) -> dict:
+    """Every result the report shows, keyed by kind; missing inputs raise ReportError naming them."""
+    res = root / "results"
+    runs = {}
+    for name in params.runs:
+        runs[name] = {
+            "metrics": _need(res / "train" / name / "metrics.json", f"train@{name}"),
+            "history": _need(res / "train" / name / "history.csv", f"train@{name}"),
+        }
+    alphas = {t: _need(res / "smoothness" / t / "alphas.json", f"smoothness@{t}") for t in params.smoothness.targets}
+    mislabel = {
+        preset: [_need(res / "mislabel" / preset / f"{rate}.json", f"mislabel@{preset}-{rate}")
+                 for rate in params.mislabel.rates]
+        for preset in params.mislabel.presets
+    }
+    return {
+        "runs": runs, "alphas": alphas, "mislabel": mislabel,
+        "overfit": _need(res / "overfit" / "summary.json", "overfit"),
+        "suggestions": _need(res / "suggestions.json", "suggest"),
+    }
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _save(fig, path: Path) -> str:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    return f"figures/{path.name}"
+
+
+def _color(network: str) -> str:
+    return RESNET if network.startswith("resnet") else PLAIN
+
+
+def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path) -> str:
+    """Train and validation loss per epoch, restored epoch marked, one panel per run."""
+    cols = 3
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.1 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        h = results["runs"][name]["history"]
+        m = results["runs"][name]["metrics"]
+        epoch = [int(r["epoch"]) for r in h]
+        ax.plot(epoch, [float(r["train_loss"]) for r in h], color="#d9a400", label="train")
+        ax.plot(epoch, [float(r["val_loss"]) for r in h], color=RESNET, label="validation")
+        if params.run(name).stopping != "none":
+            ax.axvline(m["restored_epoch"], color="red", ls="--", lw=1, label="restored")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_alpha_bars(results: dict, targets: list[str], path: Path, ylim: float) -> str:
+    """Per-layer alpha bar charts, one panel per smoothness target, same y-axis for all."""
+    cols = 2
+    rows = math.ceil(len(targets) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.7 * rows), squeeze=False)
+    for ax, target in zip(axes.flat, targets, strict=False):
+        a = results["alphas"][target]
+        layers = [r["layer"] for r in a["layers"]]
+        values = [r["alpha"] for r in a["layers"]]
+        ax.bar(range(len(values)), values, color=_color(a["network"]))
+        for i, v in enumerate(values):
+            ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=5.5, rotation=90)
+        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6.5)
+        ax.set_ylim(0, ylim)
+        ax.set_title(target)
+        ax.set_ylabel("alpha")
+    for ax in list(axes.flat)[len(targets):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, labels: tuple[str, str]) -> str:
+    """Two targets' per-layer alphas as lines on a shared layer index."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.6), squeeze=False)
+    for ax, (a, b) in zip(axes.flat, pairs, strict=False):
+        for target, style, _label in ((a, "-o", labels[0]), (b, "--s", labels[1])):
+            rows = results["alphas"][target]["layers"]
+            ax.plot(range(len(rows)), [r["alpha"] for r in rows], style, ms=3,
+                    color=_color(results["alphas"][target]["network"]) if labels[0] != "final" else None,
+                    label=f"{target}")
+        ax.set_xlabel("layer index (0 = input, last = fc1)")
+        ax.set_ylabel("alpha")
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> str:
+    """Alpha of the last layer against the fraction of shuffled labels, original beside reproduced."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    rates = list(params.mislabel.rates)
+    ax.plot(orig["mislabel"]["rates"], orig["mislabel"]["alpha"], "k--o", ms=4, label="original (as_run)")
+    for preset, color in zip(params.mislabel.presets, (RESNET, PLAIN, "#4b8b3b"), strict=False):
+        rows = results["mislabel"][preset]
+        mean = [r["alpha_mean"] for r in rows]
+        lo = [r["alpha_min"] for r in rows]
+        hi = [r["alpha_max"] for r in rows]
+        ax.plot(rates, mean, "-o", ms=4, color=color, label=f"reproduced, {preset}")
+        ax.fill_between(rates, lo, hi, color=color, alpha=0.2, lw=0)
+    ax.set_xlabel("fraction of labels shuffled")
+    ax.set_ylabel("alpha of fc1")
+    ax.legend(fontsize=7, frameon=False)
+    first = params.mislabel.presets[0]
+    for r in results["mislabel"][first]:
+        s = r["seeds"][0]
+        ax2.plot(s["m"], s["mse"], label=f"{r['rate']:.0%}")
+    ax2.set_xlabel("number of wavelets M")
+    ax2.set_ylabel("forest MSE (per output)")
+    ax2.set_title(f"{first}, first seed", fontsize=8)
+    ax2.legend(fontsize=7, frameon=False, title="shuffled", title_fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_confusions(results: dict, names: list[str], path: Path) -> str:
+    """Column-normalised confusion matrices (diagonal = per-class precision), as originally shown."""
+    cols = 4
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.95 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        cm = np.asarray(results["runs"][name]["metrics"]["confusion_matrix"], dtype=float)
+        col = cm.sum(axis=0, keepdims=True)
+        norm = np.divide(cm, col, out=np.zeros_like(cm), where=col > 0)
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=7)
+        ax.set_xticks(range(10), [c[:3] for c in cifar.CLASSES], fontsize=5, rotation=90)
+        ax.set_yticks(range(10), [c[:3] for c in cifar.CLASSES], fontsize=5)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_seeds(results: dict, groups: dict, path: Path) -> str:
+    """Per-layer alpha of each seed of a group: the spread a single run hides."""
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False)
+    for ax, (group, runs) in zip(axes.flat, groups.items(), strict=False):
+        for run in runs:
+            if run in results["alphas"]:
+                rows = results["alphas"][run]["layers"]
+                ax.plot(range(len(rows)), [r["alpha"] for r in rows], "-o", ms=2.5, lw=1, label=run)
+        ax.set_title(group)
+        ax.set_xlabel("layer index (0 = input, last = fc1)")
+        ax.set_ylabel("alpha")
+        ax.legend(fontsize=6.5, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- numbers and sentences
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def seed_table(params: cfg.Params, results: dict) -> list[dict]:
+    """Mean and spread over seeds of accuracy, restored epoch and per-layer alpha."""
+    rows = []
+    for group, runs in params.report.seed_groups.items():
+        acc = [results["runs"][r]["metrics"]["test_accuracy"] for r in runs]
+        ep = [results["runs"][r]["metrics"]["restored_epoch"] for r in runs]
+        with_alpha = [r for r in runs if r in results["alphas"]]
+        layers = [row["layer"] for row in results["alphas"][with_alpha[0]]["layers"]] if with_alpha else []
+        per_layer = []
+        for i, layer in enumerate(layers):
+            per_layer.append((layer, *_mean_std([results["alphas"][r]["layers"][i]["alpha"] for r in with_alpha])))
+        rows.append({"group": group, "runs": runs, "accuracy": _mean_std(acc), "epoch": _mean_std(ep),
+                     "accuracies": acc, "epochs": ep, "alpha": per_layer, "n_alpha": len(with_alpha)})
+    return rows
+
+
+def analysed_targets(params: cfg.Params) -> list[str]:
+    """Final-weight targets of single runs: no extra seeds, no epoch snapshots, no overfit run."""
+    extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
+    return [t for t, spec in params.smoothness.targets.items()
+            if spec.weights == "final" and spec.run not in extra and params.run(spec.run).stopping != "none"]
+
+
+def _order(values: dict[str, float]) -> list[str]:
+    return sorted(values, key=values.get, reverse=True)
+
+
+def conclusions(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> list[dict]:
+    """Sentences computed from this run's numbers, one per claim of the original."""
+    out = []
+    m = {k: v["metrics"] for k, v in results["runs"].items()}
+    spread = {row["group"]: row for row in seeds}
+
+    def add(claim: str, holds: bool | None, text: str) -> None:
+        verdict = {True: "holds", False: "does not hold", None: "inconclusive"}[holds]
+        out.append({"claim": orig["claims"][claim], "verdict": verdict, "text": text})
+
+    if "resnet12" in m and "plain12" in m:
+        r, p = m["resnet12"]["restored_epoch"], m["plain12"]["restored_epoch"]
+        text = (f"ResNet12 was restored at epoch {r} and Plain12 at epoch {p} "
+                f"({'ResNet12 earlier by ' + str(p - r) if r < p else 'ResNet12 not earlier'}; original 30 vs 44).")
+        if "resnet12" in spread and "plain12" in spread:
+            (rm, rs), (pm, ps) = spread["resnet12"]["epoch"], spread["plain12"]["epoch"]
+            text += f" Over seeds: {rm:.1f} +- {rs:.1f} vs {pm:.1f} +- {ps:.1f}."
+        add("resnet_converges_faster", r < p, text)
+
+    analysed = analysed_targets(params)
+    fc1 = {t: results["alphas"][t]["layers"][-1]["alpha"] for t in analysed}
+    acc = {t: m[params.target(t).run]["test_accuracy"] for t in analysed}
+    if len(fc1) >= 3:
+        ranks_a = {t: i for i, t in enumerate(_order(fc1))}
+        ranks_b = {t: i for i, t in enumerate(_order(acc))}
+        n = len(fc1)
+        rho = 1 - 6 * sum((ranks_a[t] - ranks_b[t]) ** 2 for t in fc1) / (n * (n * n - 1))
+        add("fc1_alpha_tracks_accuracy", rho > 0.5 if n >= 4 else None,
+            f"Across the {n} analysed final networks, the Spearman rank correlation of fc1 alpha with test "
+            f"accuracy is {rho:.2f} (order by alpha: {', '.join(_order(fc1))}; by accuracy: "
+            f"{', '.join(_order(acc))}).")
+
+    jumps = []
+    for t in analysed:
+        vals = [r["alpha"] for r in results["alphas"][t]["layers"]]
+        jumps.append(vals[-1] == max(vals) and vals[-1] > 1.5 * max(vals[:-1]))
+    if jumps:
+        add("alpha_rises_abruptly_at_fc1", all(jumps),
+            f"fc1 has the largest alpha, more than 1.5 times any earlier layer, in {sum(jumps)} of "
+            f"{len(jumps)} analysed networks.")
+
+    first = params.mislabel.presets[0]
+    means = [r["alpha_mean"] for r in results["mislabel"][first]]
+    stds = [r["alpha_std"] for r in results["mislabel"][first]]
+    monotone = all(a > b for a, b in zip(means, means[1:], strict=False))
+    gap = means[0] - means[-1]
+    add("mislabel_lowers_alpha", monotone and gap > 2 * max(stds),
+        f"With {first}, the mean fc1 alpha goes {' > '.join(f'{v:.4f}' for v in means)} from "
+        f"{params.mislabel.rates[0]:.0%} to {params.mislabel.rates[-1]:.0%} shuffled "
+        f"({'monotone' if monotone else 'not monotone'}; the fall {gap:.4f} vs the largest seed spread "
+        f"{max(stds):.4f}).")
+
+    o = results["overfit"]
+    fc = o["layers"][-1]
+    holds = o["conv_layers_lower"] > o["conv_layers"] / 2 and fc["difference"] > 0
+    add("overfit_conv_lower_fc1_higher", holds,
+        f"After {o['epochs']} epochs without early stopping, {o['conv_layers_lower']} of {o['conv_layers']} conv "
+        f"layers have a lower alpha than the early-stopped ResNet12, and fc1's alpha is "
+        f"{fc['overfit']:.4f} vs {fc['baseline']:.4f} ({'higher' if fc['difference'] > 0 else 'not higher'}); "
+        f"test accuracy {o['test_accuracy']:.2%} vs {o['baseline_test_accuracy']:.2%}.")
+
+    parts, ok = [], []
+    for target, s in results["suggestions"].items():
+        for mod in s["modified"]:
+            if "noavgpool" in mod["run"]:
+                continue
+            diff = mod["test_accuracy"] - s["test_accuracy"]
+            ok.append(diff > -0.01)
+            parts.append(f"{mod['run']} {mod['test_accuracy']:.2%} vs {target} {s['test_accuracy']:.2%} "
+                         f"({mod['params']:,} vs {s['params']:,} parameters)")
+    if parts:
+        add("smaller_networks_do_as_well", all(ok),
+            "Within one point of the initial network or better in " f"{sum(ok)} of {len(ok)} pairs: "
+            + "; ".join(parts) + ".")
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _num(x, digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _signed(x, digits: int = 2, scale: float = 100.0) -> str:
+    return "n/a" if x is None else f"{scale * x:+.{digits}f}"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(pct=_pct, num=_num, signed=_signed, thousands=lambda x: f"{x:,}")
+    return env
+
+
+def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
+    """Params, data hash, content hashes of every input file and package versions."""
+    files = sorted(p for p in (root / "results").rglob("*") if p.is_file())
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return {
+        "params_yaml": yaml.safe_dump(cfg.as_dict(params), sort_keys=False, width=100),
+        "data_hash": cifar.expected_hash(root / "data.dvc"),
+        "files": [{"path": p.relative_to(root).as_posix(), "md5": file_md5(p)} for p in files],
+        "versions": versions,
+    }
+
+
+def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
+    """Render report/index.html and report/report.pdf; returns the template context."""
+    orig = originals()
+    results = gather(params, root)
+    figures_dir = out / "figures"
+    if figures_dir.exists():
+        shutil.rmtree(figures_dir)
+    figures_dir.mkdir(parents=True)
+
+    train_runs = list(params.runs)
+    targets = list(params.smoothness.targets)
+    ymax = max(r["alpha"] for a in results["alphas"].values() for r in a["layers"])
+    ylim = 1.15 * ymax if ymax > 0 else 1.0
+    main_targets = [t for t in ("resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5") if t in targets]
+    other_targets = [t for t in analysed_targets(params) if t not in main_targets]
+    fig = {
+        "curves": fig_curves(params, results, train_runs, figures_dir / "curves.svg"),
+        "alpha_main": fig_alpha_bars(results, main_targets or targets[:4], figures_dir / "alpha_main.svg", ylim),
+        "confusions": fig_confusions(results, train_runs, figures_dir / "confusions.svg"),
+        "mislabel": fig_mislabel(results, orig, params, figures_dir / "mislabel.svg"),
+    }
+    if other_targets:
+        fig["alpha_other"] = fig_alpha_bars(results, other_targets, figures_dir / "alpha_other.svg", ylim)
+    overlays = {
+        "resnet_vs_plain": (("resnet12", "plain12"), ("resnet12_tanh", "plain12_tanh")),
+        "final_vs_epoch5": (("resnet12", "resnet12_epoch5"), ("plain12", "plain12_epoch5")),
+        "overfit_alpha": ((params.overfit.baseline, params.overfit.run),),
+    }
+    for key, candidates in overlays.items():
+        pairs = [(a, b) for a, b in candidates if a in targets and b in targets]
+        if pairs:
+            fig[key] = fig_overlay(results, pairs, figures_dir / f"{key}.svg")
+    ov = params.overfit
+    fig["overfit_curve"] = fig_curves(params, results, [ov.run, ov.baseline], figures_dir / "overfit_curve.svg")
+    seeds = seed_table(params, results)
+    if params.report.seed_groups:
+        fig["seeds"] = fig_seeds(results, params.report.seed_groups, figures_dir / "seeds.svg")
+
+    architectures = {name: describe(name, params.network(name)) for name in params.networks}
+    context = {
+        "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
+        "architectures": architectures, "seeds": seeds,
+        "conclusions": conclusions(params, results, orig, seeds),
+        "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
+        "provenance": provenance(params, root), "n_train": next(iter(results["alphas"].values()))["n_samples"],
+        "classes": cifar.CLASSES,
+    }
+    html = environment().get_template("report.html").render(**context)
+    write_text(out / "index.html", html)
+    css = (TEMPLATES / "report.css").read_text()
+    write_text(out / "report.css", css)
+    from weasyprint import HTML
+
+    with atomic_path(out / "report.pdf") as tmp:
+        HTML(string=html, base_url=str(out)).write_pdf(tmp)
+    return context
+
+
+def main() -> int:
+    params = cfg.load()
+    try:
+        build(params)
+    except ReportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {OUT / 'index.html'} and {OUT / 'report.pdf'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""End to end: `dvc repro` on tiny synthetic data with tiny params produces a real PDF report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from synthetic import make_splits
+
+from replication import data as cifar
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP = {".git", ".venv", "data", "results", "report", ".resume", ".pytest_cache", ".ruff_cache", "bench"}
+
+
+def tiny_params(raw: dict) -> dict:
+    """The project's params with every size shrunk: few images, epochs, trees and seeds."""
+    raw["data"].update(val_size=40)
+    raw["train"].update(batch_size=40, snapshot_epoch=1, eval_batch_size=100)
+    raw["runs"] = {k: {**v, "max_epochs": 3 if v["stopping"] == "none" else 2}
+                   for k, v in raw["runs"].items() if not k.endswith("seed2")}
+    raw["smoothness"].update(overrides={"n_trees": 2, "m_stop": 100}, n_jobs=1)
+    raw["smoothness"]["targets"] = {k: v for k, v in raw["smoothness"]["targets"].items() if not k.endswith("seed2")}
+    raw["mislabel"].update(seeds=[0, 1])
+    raw["report"]["seed_groups"] = {k: [r for r in v if not r.endswith("seed2")]
+                                    for k, v in raw["report"]["seed_groups"].items()}
+    return raw
+
+
+def run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e") / "project"
+    shutil.copytree(ROOT, work, ignore=lambda d, names: [n for n in names if Path(d) == ROOT and n in SKIP])
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(work)}
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    splits = cifar.canonicalize(make_splits(200, 60, separable=True), "synthetic", full=False)
+    cifar.write_canonical(splits, work / "data")
+    raw = yaml.safe_load((work / "params.yaml").read_text())
+    (work / "params.yaml").write_text(yaml.safe_dump(tiny_params(raw), sort_keys=False))
+    dvc = str(Path(sys.executable).parent / "dvc")
+    added = run([dvc, "add", "-q", "data"], work, env)
+    assert added.returncode == 0, added.stderr
+    repro = run([dvc, "repro"], work, env)
+    assert repro.returncode == 0, repro.stdout[-3000:] + repro.stderr[-3000:]
+    return work, env, dvc
+
+
+def test_repro_writes_a_pdf_with_every_network_and_section(project):
+    work, _, _ = project
+    from pypdf import PdfReader
+
+    pdf = work / "report" / "report.pdf"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 5
+    text = " ".join(page.extract_text() for page in reader.pages)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    for name in params["runs"]:
+        assert name in text, name
+    for section in ("1. Summary", "2. Setup", "3. Architectures", "4. Accuracy", "5. Training curves",
+                    "6. Smoothness", "7. Mislabeling", "8. Overfitting", "9. Conclusions", "Provenance"):
+        assert section in text, section
+    assert "65.63%" in text  # an original number beside the reproduced ones
+    html = (work / "report" / "index.html").read_text()
+    assert "<svg" not in html and "figures/curves.svg" in html
+
+
+def test_second_repro_is_a_no_op_and_report_is_byte_stable(project):
+    work, env, dvc = project
+    before = (work / "report" / "index.html").read_bytes()
+    status = run([dvc, "status"], work, env)
+    assert "up to date" in status.stdout, status.stdout
+    forced = run([dvc, "repro", "-f", "-s", "report"], work, env)
+    assert forced.returncode == 0, forced.stderr
+    assert (work / "report" / "index.html").read_bytes() == before
+    assert run([dvc, "status"], work, env).stdout.strip().endswith("up to date.")
+
+
+def test_missing_result_is_named(project):
+    work, env, _ = project
+    summary = work / "results" / "overfit" / "summary.json"
+    saved = summary.read_bytes()
+    summary.unlink()
+    try:
+        out = run([sys.executable, "-m", "replication.report"], work, env)
+        assert out.returncode == 1
+        assert "results/overfit/summary.json is missing" in out.stderr and "dvc repro overfit" in out.stderr
+    finally:
+        summary.write_bytes(saved)
