@@ -139,16 +139,18 @@ def fig_alpha_bars(results: dict, targets: list[str], path: Path, ylim: float) -
     return _save(fig, path)
 
 
-def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, labels: tuple[str, str]) -> str:
-    """Two targets' per-layer alphas as lines on a shared layer index."""
-    fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.6), squeeze=False)
+def _layer_ticks(ax, rows: list[dict]) -> None:
+    ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=6)
+
+
+def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path) -> str:
+    """Two targets' per-layer alphas as lines on a shared layer axis, one panel per pair."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False)
     for ax, (a, b) in zip(axes.flat, pairs, strict=False):
-        for target, style, _label in ((a, "-o", labels[0]), (b, "--s", labels[1])):
+        for target, style in ((a, "-o"), (b, "--s")):
             rows = results["alphas"][target]["layers"]
-            ax.plot(range(len(rows)), [r["alpha"] for r in rows], style, ms=3,
-                    color=_color(results["alphas"][target]["network"]) if labels[0] != "final" else None,
-                    label=f"{target}")
-        ax.set_xlabel("layer index (0 = input, last = fc1)")
+            ax.plot(range(len(rows)), [r["alpha"] for r in rows], style, ms=3, label=target)
+        _layer_ticks(ax, results["alphas"][a]["layers"])
         ax.set_ylabel("alpha")
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
@@ -209,8 +211,8 @@ def fig_seeds(results: dict, groups: dict, path: Path) -> str:
             if run in results["alphas"]:
                 rows = results["alphas"][run]["layers"]
                 ax.plot(range(len(rows)), [r["alpha"] for r in rows], "-o", ms=2.5, lw=1, label=run)
+                _layer_ticks(ax, rows)
         ax.set_title(group)
-        ax.set_xlabel("layer index (0 = input, last = fc1)")
         ax.set_ylabel("alpha")
         ax.legend(fontsize=6.5, frameon=False)
     fig.tight_layout()
