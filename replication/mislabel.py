@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from replication import cli, features, runtime, smoothness, train, wavelets
 from replication import config as cfg
-from replication import features, runtime, smoothness, train, wavelets
 from replication.io import write_json
 
 RESULTS = Path("results/mislabel")
@@ -83,4 +82,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.main(main)

@@ -6,9 +6,9 @@ smoothness@<overfit.run>; this stage gathers them beside the baseline's into one
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from replication import cli
 from replication import config as cfg
 from replication.io import read_csv, read_json, write_json
 
@@ -54,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.main(main)

@@ -24,6 +24,7 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from replication import cli  # noqa: E402
 from replication import config as cfg  # noqa: E402
 from replication import data as cifar  # noqa: E402
 from replication.io import atomic_path, file_md5, read_csv, read_json, write_text  # noqa: E402
@@ -443,4 +444,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.main(main)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from replication import cli, features, runtime, train, wavelets
 from replication import config as cfg
 from replication import data as cifar
-from replication import features, runtime, train, wavelets
 from replication.io import dumps_json, file_md5, read_json, write_csv, write_json
 
 RESULTS = Path("results/smoothness")
@@ -108,4 +107,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.main(main)

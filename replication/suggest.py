@@ -7,9 +7,9 @@ modified networks that were actually trained and their test accuracies.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from replication import cli
 from replication import config as cfg
 from replication.io import read_json, write_json
 
@@ -58,4 +58,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.main(main)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,8 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tqdm import tqdm
 
+from replication import cli, nets, runtime, stopping
 from replication import config as cfg
-from replication import nets, runtime, stopping
 from replication.io import atomic_path, dumps_json, write_csv, write_json
 
 RESULTS = Path("results/train")
@@ -250,4 +249,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.main(main)
