@@ -25,7 +25,7 @@ from replication.config import NetworkConfig
 IMAGE_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
-Record = Callable[[str, torch.Tensor], None]
+Record = Callable[[str, torch.Tensor], None] | None
 
 
 class SpecError(ValueError):
@@ -51,10 +51,6 @@ def parse_layer(text: str, where: str) -> LayerSpec:
     return LayerSpec(kind, tuple(convs), text)
 
 
-def _no_record(name: str, tensor: torch.Tensor) -> None:
-    pass
-
-
 class Stem(nn.Module):
     """conv1: 4x4, stride 2, padding 1, no bias; passes the pre-activation tensor on."""
 
@@ -71,9 +67,10 @@ class Stem(nn.Module):
         self.out_shape = (width, shape[1] // 2, shape[2] // 2)
         self.probes = [(self.probe_name, self.out_shape)]
 
-    def forward(self, x: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, record: Record = None) -> torch.Tensor:
         s = self.conv(x)
-        record(self.probe_name, self.act(s))
+        if record is not None:
+            record(self.probe_name, self.act(s))
         return s
 
 
@@ -97,10 +94,13 @@ class Plain(nn.Module):
             (p, (w, *shape[1:])) for p, (_, w) in zip(self.probe_names, spec.convs, strict=False)
         ]
 
-    def forward(self, s: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
-        for conv, probe in zip(self.convs, self.probe_names, strict=False):
-            s = conv(self.act(s))
-            record(probe, self.act(s))
+    def forward(self, s: torch.Tensor, record: Record = None) -> torch.Tensor:
+        a = self.act(s)
+        for conv, probe in zip(self.convs, self.probe_names, strict=True):
+            s = conv(a)
+            a = self.act(s)  # computed once: the probe and the next conv's input
+            if record is not None:
+                record(probe, a)
         return s
 
 
@@ -122,14 +122,16 @@ class Residual(Plain):
         self.probe_names[-1] = f"{last}+identity_{act}"
         self.probes[-1] = (self.probe_names[-1], self.out_shape)
 
-    def forward(self, s: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
-        h = s
+    def forward(self, s: torch.Tensor, record: Record = None) -> torch.Tensor:
+        a = self.act(s)
         for conv, probe in zip(self.convs[:-1], self.probe_names, strict=False):
-            h = conv(self.act(h))
-            record(probe, self.act(h))
+            a = self.act(conv(a))
+            if record is not None:
+                record(probe, a)
         shortcut = F.pad(s, (0, 0, 0, 0, 0, self.extra)) if self.extra else s
-        s = self.convs[-1](self.act(h)) + shortcut
-        record(self.probe_names[-1], self.act(s))
+        s = self.convs[-1](a) + shortcut
+        if record is not None:
+            record(self.probe_names[-1], self.act(s))
         return s
 
 
@@ -144,9 +146,10 @@ class AvgPool(nn.Module):
         self.out_shape = (shape[0], shape[1] // 2, shape[2] // 2)
         self.probes = [("avpool", self.out_shape)]
 
-    def forward(self, s: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
+    def forward(self, s: torch.Tensor, record: Record = None) -> torch.Tensor:
         out = F.avg_pool2d(self.act(s), 2)
-        record("avpool", out)
+        if record is not None:
+            record("avpool", out)
         return out
 
 
@@ -167,11 +170,12 @@ class Linear(nn.Module):
         self.out_shape = (width,)
         self.probes = [(self.name, self.out_shape)]
 
-    def forward(self, s: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
+    def forward(self, s: torch.Tensor, record: Record = None) -> torch.Tensor:
         if self.act is not None:
             s = self.act(s)
         out = self.fc(s.flatten(1))
-        record(self.name, out)
+        if record is not None:
+            record(self.name, out)
         return out
 
 
@@ -227,7 +231,7 @@ class Network(nn.Module):
         """(probe name, shape per sample) in forward order."""
         return [p for layer in self.layers for p in layer.probes]
 
-    def forward(self, x: torch.Tensor, record: Record = _no_record) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, record: Record = None) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x, record)
         return x
