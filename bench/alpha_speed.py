@@ -80,9 +80,15 @@ def main() -> None:
     parser.add_argument("--curve-d", type=int, default=256, help="features for the curve comparison")
     parser.add_argument("--preset", default="as_reported")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--skip-curve", action="store_true", help="only the whole-layer measurement")
     args = parser.parse_args()
     est = W.estimator(args.preset)
+    if not args.skip_curve:
+        compare_curves(args, est)
+    whole_layer(args, est)
 
+
+def compare_curves(args: argparse.Namespace, est: W.Estimator) -> None:
     x, y = relu_clusters(args.n, args.curve_d)
     dec = W.decompose(x, y, est, n_jobs=args.n_jobs)
     ms = W.grid(est, len(dec.order))
@@ -102,15 +108,17 @@ def main() -> None:
           f"max relative difference {diff:.2e}")
     print(f"  CSC column re-predict   {t3 - t2:8.3f} s   speed-up {(t3 - t2) / (t1 - t0):6.1f}x   "
           f"max relative difference {diff2:.2e}")
-    del x, dec, scaled
 
+
+def whole_layer(args: argparse.Namespace, est: W.Estimator) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "features.npy")
         x, y = relu_clusters(args.n, args.d, seed=1)
         np.save(path, x)
         del x
-        queue = mp.get_context("fork").Queue()
-        child = mp.get_context("fork").Process(target=whole_alpha, args=(path, y, est, args.n_jobs, queue))
+        ctx = mp.get_context("spawn")  # a fresh interpreter: its peak RSS is the estimator's alone
+        queue = ctx.Queue()
+        child = ctx.Process(target=whole_alpha, args=(path, y, est, args.n_jobs, queue))
         child.start()
         alpha, seconds, peak_gb = queue.get()
         child.join()
