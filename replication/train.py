@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from replication import cli, nets, runtime, stopping
 from replication import config as cfg
-from replication.io import atomic_path, dumps_json, write_csv, write_json
+from replication.io import atomic_path, dumps_json, write_bytes, write_csv, write_json
 
 RESULTS = Path("results/train")
 RESUME = Path(".resume/train")
@@ -187,6 +188,14 @@ def run(
     return TrainResult(best, snapshot, history, best_epoch, len(history), elapsed)
 
 
+def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """torch.save through memory, then an atomic write: the archive's inner folder name is fixed
+    ("archive"), so the same tensors always give the same bytes (a temp file name would leak in)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
 def weights_path(run_name: str, which: str) -> Path:
     """Where train@RUN writes its weights ('final' or 'snapshot')."""
     return RESULTS / run_name / f"{which}.pt"
@@ -236,10 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "epoch": min(params.train.snapshot_epoch, result.epochs_run),
         **test_metrics(model, ds, params.train.eval_batch_size),
     }
-    with atomic_path(weights_path(args.run, "snapshot")) as tmp:
-        torch.save(snapshot, tmp)
-    with atomic_path(weights_path(args.run, "final")) as tmp:
-        torch.save(result.weights, tmp)
+    save_weights(weights_path(args.run, "snapshot"), snapshot)
+    save_weights(weights_path(args.run, "final"), result.weights)
     write_csv(out / "history.csv", result.history, HISTORY_COLUMNS)
     write_json(out / "metrics.json", metrics)
     resume.unlink(missing_ok=True)

@@ -162,3 +162,12 @@ def test_metrics_shape(tiny):
     m = train.test_metrics(model, ds, 100)
     assert 0 <= m["test_accuracy"] <= 1
     assert sum(map(sum, m["confusion_matrix"])) == 50
+
+
+def test_saved_weights_are_byte_stable(tmp_path):
+    state = {"w": torch.arange(6.0).view(2, 3), "b": torch.zeros(2)}
+    train.save_weights(tmp_path / "a.pt", state)
+    train.save_weights(tmp_path / "sub" / "b.pt", state)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "sub" / "b.pt").read_bytes()
+    loaded = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert torch.equal(loaded["w"], state["w"])
