@@ -90,6 +90,8 @@ class MislabelConfig:
     rates: tuple[float, ...]  # fractions of rows whose labels are shuffled
     presets: tuple[str, ...]  # estimator presets run at every rate
     seeds: tuple[int, ...]  # shuffle + forest seeds; spread over them is reported
+    retrain: tuple[float, ...] = ()  # beyond the original: rates at which mislabel.run is retrained on
+    #                                  shuffled labels and alpha taken per layer; () = off
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,12 @@ def _check_references(p: Params, source: str) -> None:
             )
     if p.mislabel.run not in p.runs:
         raise ConfigError(f"{source}: mislabel.run {p.mislabel.run!r} is not in runs")
+    for key in ("rates", "retrain"):
+        for rate in getattr(p.mislabel, key):
+            if not 0.0 <= rate <= 1.0:
+                raise ConfigError(f"{source}: mislabel.{key} holds {rate}; rates are fractions in [0, 1]")
+    if not p.mislabel.seeds:
+        raise ConfigError(f"{source}: mislabel.seeds is empty; give at least one seed, e.g. [0]")
     for key in ("run", "baseline"):
         name = getattr(p.overfit, key)
         target = p.smoothness.targets.get(name)
