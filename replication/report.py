@@ -74,8 +74,10 @@ def gather(params: cfg.Params, root: Path = Path(".")) -> dict:
                  for rate in params.mislabel.rates]
         for preset in params.mislabel.presets
     }
+    retrain = {rate: _need(res / "retrain" / str(rate) / "result.json", f"retrain@{rate}")
+               for rate in params.mislabel.retrain}
     return {
-        "runs": runs, "alphas": alphas, "mislabel": mislabel,
+        "runs": runs, "alphas": alphas, "mislabel": mislabel, "retrain": retrain,
         "overfit": _need(res / "overfit" / "summary.json", "overfit"),
         "suggestions": _need(res / "suggestions.json", "suggest"),
     }
@@ -95,11 +97,10 @@ def _color(network: str) -> str:
     return RESNET if network.startswith("resnet") else PLAIN
 
 
-def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path) -> str:
+def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, cols: int = 4) -> str:
     """Train and validation loss per epoch, restored epoch marked, one panel per run."""
-    cols = 3
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.1 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.9 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         h = results["runs"][name]["history"]
         m = results["runs"][name]["metrics"]
@@ -108,9 +109,10 @@ def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path) 
         ax.plot(epoch, [float(r["val_loss"]) for r in h], color=RESNET, label="validation")
         if params.run(name).stopping != "none":
             ax.axvline(m["restored_epoch"], color="red", ls="--", lw=1, label="restored")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.set_ylabel("cross-entropy", fontsize=7)
+        ax.tick_params(labelsize=6.5)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, frameon=False)
@@ -242,6 +244,28 @@ def seed_table(params: cfg.Params, results: dict) -> list[dict]:
         rows.append({"group": group, "runs": runs, "accuracy": _mean_std(acc), "epoch": _mean_std(ep),
                      "accuracies": acc, "epochs": ep, "alpha": per_layer, "n_alpha": len(with_alpha)})
     return rows
+
+
+def fig_retrain(results: dict, baseline: str, path: Path) -> str:
+    """Alpha per layer of networks retrained on shuffled labels, beside the clean network."""
+    fig, ax = plt.subplots(figsize=(7.2, 2.8))
+    rows = results["alphas"][baseline]["layers"] if baseline in results["alphas"] else None
+    if rows is not None:
+        ax.plot(range(len(rows)), [r["alpha"] for r in rows], "k-o", ms=3, label=f"{baseline} (clean labels)")
+    for rate, r in results["retrain"].items():
+        ax.plot(range(len(r["layers"])), [x["alpha"] for x in r["layers"]], "-s", ms=3,
+                label=f"retrained, {rate:.0%} shuffled")
+    _layer_ticks(ax, rows or next(iter(results["retrain"].values()))["layers"])
+    ax.set_ylabel("alpha")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def single_runs(params: cfg.Params) -> list[str]:
+    """Runs shown one by one: every run except extra seeds and the long run without early stopping."""
+    extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
+    return [r for r, spec in params.runs.items() if r not in extra and spec.stopping != "none"]
 
 
 def analysed_targets(params: cfg.Params) -> list[str]:
@@ -383,7 +407,8 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         shutil.rmtree(figures_dir)
     figures_dir.mkdir(parents=True)
 
-    train_runs = list(params.runs)
+    train_runs = single_runs(params)
+    seed_runs = [r for runs in params.report.seed_groups.values() for r in runs]
     targets = list(params.smoothness.targets)
     ymax = max(r["alpha"] for a in results["alphas"].values() for r in a["layers"])
     ylim = 1.15 * ymax if ymax > 0 else 1.0
@@ -407,10 +432,15 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         if pairs:
             fig[key] = fig_overlay(results, pairs, figures_dir / f"{key}.svg")
     ov = params.overfit
-    fig["overfit_curve"] = fig_curves(params, results, [ov.run, ov.baseline], figures_dir / "overfit_curve.svg")
+    fig["overfit_curve"] = fig_curves(params, results, [ov.run, ov.baseline], figures_dir / "overfit_curve.svg",
+                                      cols=2)
     seeds = seed_table(params, results)
     if params.report.seed_groups:
         fig["seeds"] = fig_seeds(results, params.report.seed_groups, figures_dir / "seeds.svg")
+        fig["seed_curves"] = fig_curves(params, results, seed_runs, figures_dir / "seed_curves.svg",
+                                        cols=max(len(r) for r in params.report.seed_groups.values()))
+    if results["retrain"]:
+        fig["retrain"] = fig_retrain(results, params.mislabel.run, figures_dir / "retrain.svg")
 
     architectures = {name: describe(name, params.network(name)) for name in params.networks}
     context = {
@@ -419,7 +449,9 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         "conclusions": conclusions(params, results, orig, seeds),
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "n_train": next(iter(results["alphas"].values()))["n_samples"],
-        "classes": cifar.CLASSES,
+        "classes": cifar.CLASSES, "single_runs": train_runs,
+        "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
+        "max_epochs": sorted({spec.max_epochs for spec in params.runs.values()}),
     }
     html = environment().get_template("report.html").render(**context)
     write_text(out / "index.html", html)

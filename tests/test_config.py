@@ -68,3 +68,15 @@ def test_stopping_choice(raw):
     raw["runs"]["plain12"]["stopping"] = "early"
     with pytest.raises(cfg.ConfigError, match="runs.plain12.stopping' is 'early'"):
         cfg.parse(raw)
+
+
+def test_retrain_is_off_by_default_and_checked(raw):
+    assert cfg.parse(raw).mislabel.retrain == ()
+    del raw["mislabel"]["retrain"]
+    assert cfg.parse(raw).mislabel.retrain == ()  # optional key
+    raw["mislabel"]["retrain"] = [0.5, 1.2]
+    with pytest.raises(cfg.ConfigError, match=r"mislabel.retrain holds 1.2"):
+        cfg.parse(raw)
+    raw["mislabel"].update(retrain=[], seeds=[])
+    with pytest.raises(cfg.ConfigError, match=r"mislabel.seeds is empty"):
+        cfg.parse(raw)

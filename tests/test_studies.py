@@ -48,3 +48,18 @@ def test_overfit_compare():
     rows = overfit.compare([{"layer": "conv1", "alpha": 0.03}, {"layer": "fc1", "alpha": 0.2}],
                            [{"layer": "conv1", "alpha": 0.04}, {"layer": "fc1", "alpha": 0.1}])
     assert rows[0]["difference"] == pytest.approx(-0.01) and rows[1]["difference"] == pytest.approx(0.1)
+
+
+def test_retrain_shuffles_training_labels_only():
+    import torch
+
+    from replication import retrain, runtime
+
+    y = torch.arange(1000) % 10
+    ds = runtime.Dataset(torch.zeros(1000, 3, 2, 2), y, torch.arange(800), torch.arange(800, 1000),
+                         torch.zeros(50, 3, 2, 2), torch.arange(50) % 10)
+    noisy_ds, noisy = retrain.noisy_dataset(ds, 0.5, seed=0)
+    np.testing.assert_array_equal(noisy_ds.y_train_all.numpy(), noisy)
+    np.testing.assert_array_equal(noisy, mislabel.shuffle_labels(y.numpy(), 0.5, 0))  # the mislabel study's shuffle
+    assert 0.4 < np.mean(noisy != y.numpy()) < 0.5
+    assert torch.equal(noisy_ds.y_test, ds.y_test) and torch.equal(ds.y_train_all, y)  # test set and input untouched
