@@ -452,6 +452,8 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         "classes": cifar.CLASSES, "single_runs": train_runs,
         "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
         "max_epochs": sorted({spec.max_epochs for spec in params.runs.values()}),
+        "made_on": sorted({f"{r['metrics'].get('device', 'unknown')} (torch {r['metrics'].get('torch', 'unknown')})"
+                           for r in results["runs"].values()}),
     }
     html = environment().get_template("report.html").render(**context)
     write_text(out / "index.html", html)
