@@ -268,6 +268,19 @@ def single_runs(params: cfg.Params) -> list[str]:
     return [r for r, spec in params.runs.items() if r not in extra and spec.stopping != "none"]
 
 
+def compute_times(results: dict) -> dict:
+    """Wall minutes of every training and smoothness stage, as recorded in their outputs."""
+    rows = [{"stage": f"train@{name}", "minutes": r["metrics"]["seconds"] / 60,
+             "detail": f"{r['metrics']['epochs_run']} epochs, {r['metrics'].get('device', '?')}"}
+            for name, r in results["runs"].items()]
+    rows += [{"stage": f"smoothness@{t}", "minutes": sum(x["seconds"] for x in a["layers"]) / 60,
+              "detail": f"{len(a['layers'])} layers"} for t, a in results["alphas"].items()]
+    rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
+             for rate, r in results["retrain"].items()]
+    train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
+    return {"rows": rows, "train_hours": train / 60, "total_hours": sum(r["minutes"] for r in rows) / 60}
+
+
 def analysed_targets(params: cfg.Params) -> list[str]:
     """Final-weight targets of single runs: no extra seeds, no epoch snapshots, no overfit run."""
     extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
@@ -448,7 +461,8 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         "architectures": architectures, "seeds": seeds,
         "conclusions": conclusions(params, results, orig, seeds),
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
-        "provenance": provenance(params, root), "n_train": next(iter(results["alphas"].values()))["n_samples"],
+        "provenance": provenance(params, root), "compute": compute_times(results),
+        "n_train": next(iter(results["alphas"].values()))["n_samples"],
         "classes": cifar.CLASSES, "single_runs": train_runs,
         "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
         "max_epochs": sorted({spec.max_epochs for spec in params.runs.values()}),
