@@ -1,9 +1,15 @@
-"""Command line: `python -m replication describe [--json] [NETWORK ...]`."""
+"""Command line.
+
+    python -m replication describe [--json] [NETWORK ...]   # layers, shapes, probes, parameter counts
+    python -m replication status                            # what has run so far, original beside reproduced
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from replication import config as cfg
 from replication.io import dumps_json
@@ -17,7 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("networks", nargs="*", help="network names (default: all in params.yaml)")
     d.add_argument("--json", action="store_true", help="print JSON: network name -> description")
     d.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
+    st = sub.add_parser("status", help="markdown table of the results that exist, beside the original's")
+    st.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
     args = parser.parse_args(argv)
+    if args.command == "status":
+        try:
+            params = cfg.load(args.params)
+        except cfg.ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(status(params))
+        return 0
 
     try:
         params = cfg.load(args.params)
@@ -37,6 +53,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {layer['spec']:<34} -> {shape:<9} {layer['params']:>7,} params   {probes}")
         print()
     return 0
+
+
+def status(params: cfg.Params, root: Path = Path(".")) -> str:
+    """One markdown row per run: original and reproduced accuracy, epochs, fc1 alpha, minutes."""
+    from replication.report import originals  # matplotlib and weasyprint only when asked
+
+    orig = originals()["runs"]
+    lines = ["| run | original accuracy | reproduced | restored / run epochs (original) | fc1 alpha | minutes |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name in params.runs:
+        path = root / "results" / "train" / name / "metrics.json"
+        if not path.exists():
+            lines.append(f"| {name} | {_pct(orig.get(name, {}).get('test_accuracy'))} | not run yet | | | |")
+            continue
+        m = json.loads(path.read_text())
+        o = orig.get(name)
+        epochs = f"{m['restored_epoch']} / {m['epochs_run']}"
+        if o:
+            epochs += f" ({o['restored_epoch']} / {o['epochs_run']})"
+        alpha = root / "results" / "smoothness" / name / "alphas.json"
+        fc1 = f"{json.loads(alpha.read_text())['layers'][-1]['alpha']:.4f}" if alpha.exists() else "not run yet"
+        lines.append(f"| {name} | {_pct(o['test_accuracy'] if o else None)} | {_pct(m['test_accuracy'])} | {epochs} "
+                     f"| {fc1} | {m['seconds'] / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "none" if x is None else f"{100 * x:.2f}%"
 
 
 if __name__ == "__main__":

@@ -118,3 +118,17 @@ def test_describe_cli_json():
 def test_describe_cli_unknown_network():
     out = subprocess.run([sys.executable, "-m", "replication", "describe", "resnet99"], capture_output=True, text=True)
     assert out.returncode == 1 and "unknown name 'resnet99' in networks" in out.stderr
+
+
+def test_status_table_lists_every_run(tmp_path):
+    from replication import config as cfg
+    from replication.__main__ import status
+
+    params = cfg.load()
+    out = tmp_path / "results" / "train" / "resnet12"
+    out.mkdir(parents=True)
+    (out / "metrics.json").write_text('{"test_accuracy": 0.6, "restored_epoch": 3, "epochs_run": 8, "seconds": 120}')
+    table = status(params, tmp_path).splitlines()
+    assert len(table) == 2 + len(params.runs)
+    assert "| resnet12 | 65.63% | 60.00% | 3 / 8 (30 / 35) | not run yet | 2.0 |" in table
+    assert "| plain12 | 57.40% | not run yet | | | |" in table
