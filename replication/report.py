@@ -312,16 +312,26 @@ def conclusions(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
         add("resnet_converges_faster", r < p, text)
 
     analysed = analysed_targets(params)
-    fc1 = {t: results["alphas"][t]["layers"][-1]["alpha"] for t in analysed}
-    acc = {t: m[params.target(t).run]["test_accuracy"] for t in analysed}
+    snapshots = [t for t, spec in params.smoothness.targets.items()
+                 if spec.weights == "snapshot" and spec.run in {params.target(a).run for a in analysed}]
+    ranked = analysed + snapshots  # the original compared final networks and their epoch-5 snapshots
+
+    def accuracy(target: str) -> float:
+        spec = params.target(target)
+        metrics = m[spec.run]
+        return metrics["snapshot"]["test_accuracy"] if spec.weights == "snapshot" else metrics["test_accuracy"]
+
+    fc1 = {t: results["alphas"][t]["layers"][-1]["alpha"] for t in ranked}
+    acc = {t: accuracy(t) for t in ranked}
     if len(fc1) >= 3:
         ranks_a = {t: i for i, t in enumerate(_order(fc1))}
         ranks_b = {t: i for i, t in enumerate(_order(acc))}
         n = len(fc1)
         rho = 1 - 6 * sum((ranks_a[t] - ranks_b[t]) ** 2 for t in fc1) / (n * (n * n - 1))
         add("fc1_alpha_tracks_accuracy", rho > 0.5 if n >= 4 else None,
-            f"Across the {n} analysed final networks, the Spearman rank correlation of fc1 alpha with test "
-            f"accuracy is {rho:.2f} (order by alpha: {', '.join(_order(fc1))}; by accuracy: "
+            f"Across the {n} analysed networks (final and epoch-{params.train.snapshot_epoch} snapshots), the "
+            f"Spearman rank correlation of fc1 alpha with test accuracy is {rho:.2f} "
+            f"(order by alpha: {', '.join(_order(fc1))}; by accuracy: "
             f"{', '.join(_order(acc))}).")
 
     jumps = []
