@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"retrain@{args.rate}: {changed:.1%} of the training labels changed (shuffle seed {shuffle_seed})")
 
     started = time.perf_counter()
-    resume = RESUME / f"{args.rate}.pt"
+    resume = RESUME / f"{args.rate}-seed{shuffle_seed}.pt"  # the run's own fingerprint does not cover the labels
     result = train.run(ml.run, params, ds, device, resume_path=resume)
     model = nets.build(spec.network, params.network(spec.network)).to(device)
     model.load_state_dict(result.weights)
