@@ -97,8 +97,10 @@ def _color(network: str) -> str:
     return RESNET if network.startswith("resnet") else PLAIN
 
 
-def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, cols: int = 4) -> str:
-    """Train and validation loss per epoch, restored epoch marked, one panel per run."""
+def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, cols: int = 4,
+               orig_curves: dict | None = None) -> str:
+    """Train and validation loss per epoch, restored epoch marked, one panel per run; the original's
+    read-off points as open markers where `orig_curves` has them."""
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.9 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
@@ -107,15 +109,25 @@ def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, 
         epoch = [int(r["epoch"]) for r in h]
         ax.plot(epoch, [float(r["train_loss"]) for r in h], color="#d9a400", label="train")
         ax.plot(epoch, [float(r["val_loss"]) for r in h], color=RESNET, label="validation")
+        for key, color in (("train_loss", "#d9a400"), ("val_loss", RESNET)):
+            points = (orig_curves or {}).get(name, {}).get(key, {})
+            if points:
+                ax.plot([int(e) for e in points], list(points.values()), "o", ms=3.5, mfc="none", color=color,
+                        label="original" if key == "val_loss" else None)
         if params.run(name).stopping != "none":
             ax.axvline(m["restored_epoch"], color="red", ls="--", lw=1, label="restored")
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_ylabel("cross-entropy", fontsize=7)
         ax.tick_params(labelsize=6.5)
-    for ax in list(axes.flat)[len(names):]:
+    spare = list(axes.flat)[len(names):]
+    for ax in spare:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7, frameon=False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if spare:  # the legend in an empty panel, off the curves
+        spare[0].legend(handles, labels, fontsize=7.5, frameon=False, loc="center")
+    else:
+        axes.flat[0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -164,7 +176,8 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     """Alpha of the last layer against the fraction of shuffled labels, original beside reproduced."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.8))
     rates = list(params.mislabel.rates)
-    ax.plot(orig["mislabel"]["rates"], orig["mislabel"]["alpha"], "k--o", ms=4, label="original (as_run)")
+    ax.plot(orig["mislabel"]["rates"], orig["mislabel"]["alpha"], "k--o", ms=7, mfc="none", zorder=3,
+            label="original (as_run)")
     for preset, color in zip(params.mislabel.presets, (RESNET, PLAIN, "#4b8b3b"), strict=False):
         rows = results["mislabel"][preset]
         mean = [r["alpha_mean"] for r in rows]
@@ -182,7 +195,8 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     ax2.set_xlabel("number of wavelets M")
     ax2.set_ylabel("forest MSE (per output)")
     ax2.set_title(f"{first}, first seed", fontsize=8)
-    ax2.legend(fontsize=7, frameon=False, title="shuffled", title_fontsize=7)
+    ax2.legend(fontsize=7, frameon=False, title="shuffled", title_fontsize=7, loc="center left",
+               bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return _save(fig, path)
 
@@ -438,7 +452,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     main_targets = [t for t in ("resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5") if t in targets]
     other_targets = [t for t in analysed_targets(params) if t not in main_targets]
     fig = {
-        "curves": fig_curves(params, results, train_runs, figures_dir / "curves.svg"),
+        "curves": fig_curves(params, results, train_runs, figures_dir / "curves.svg", orig_curves=orig["curves"]),
         "alpha_main": fig_alpha_bars(results, main_targets or targets[:4], figures_dir / "alpha_main.svg", ylim),
         "confusions": fig_confusions(results, train_runs, figures_dir / "confusions.svg"),
         "mislabel": fig_mislabel(results, orig, params, figures_dir / "mislabel.svg"),
@@ -456,7 +470,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
             fig[key] = fig_overlay(results, pairs, figures_dir / f"{key}.svg")
     ov = params.overfit
     fig["overfit_curve"] = fig_curves(params, results, [ov.run, ov.baseline], figures_dir / "overfit_curve.svg",
-                                      cols=2)
+                                      cols=2, orig_curves=orig["curves"])
     seeds = seed_table(params, results)
     if params.report.seed_groups:
         fig["seeds"] = fig_seeds(results, params.report.seed_groups, figures_dir / "seeds.svg")
