@@ -73,7 +73,12 @@ def status(params: cfg.Params, root: Path = Path(".")) -> str:
         if o:
             epochs += f" ({o['restored_epoch']} / {o['epochs_run']})"
         alpha = root / "results" / "smoothness" / name / "alphas.json"
-        fc1 = f"{json.loads(alpha.read_text())['layers'][-1]['alpha']:.4f}" if alpha.exists() else "not run yet"
+        if name not in params.smoothness.targets:
+            fc1 = "-"  # not a smoothness target
+        elif alpha.exists():
+            fc1 = f"{json.loads(alpha.read_text())['layers'][-1]['alpha']:.4f}"
+        else:
+            fc1 = "not run yet"
         lines.append(f"| {name} | {_pct(o['test_accuracy'] if o else None)} | {_pct(m['test_accuracy'])} | {epochs} "
                      f"| {fc1} | {m['seconds'] / 60:.1f} |")
     return "\n".join(lines)
