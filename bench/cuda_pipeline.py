@@ -30,6 +30,7 @@ import torch
 
 from replication import config as cfg
 from replication import features, nets, runtime, train, wavelets
+from replication.report import originals
 
 
 def fake_dataset(params: cfg.Params, n_train: int, n_test: int, device: torch.device) -> runtime.Dataset:
@@ -63,7 +64,8 @@ def check_loop(params: cfg.Params, device: torch.device) -> dict:
     diff = max(float((out["cuda_a"]["weights"][k] - out["cpu"]["weights"][k]).abs().max())
                for k in out["cpu"]["weights"])
     return {"cuda_runs_identical": same, "max_weight_diff_cuda_vs_cpu": diff,
-            "val_loss": {k: v["val_loss"] for k, v in out.items()}}
+            "val_loss": {k: v["val_loss"] for k, v in out.items()},
+            "test_accuracy": {k: v["test_accuracy"] for k, v in out.items()}}
 
 
 def cpu_seconds_per_epoch(run: str) -> float | None:
@@ -79,7 +81,7 @@ def epochs_run(run: str, params: cfg.Params) -> tuple[int, str]:
     path = Path("results/train") / run / "metrics.json"
     if path.exists():
         return json.loads(path.read_text())["epochs_run"], "committed run"
-    orig = json.loads(Path("replication/originals.json").read_text())["runs"]
+    orig = originals()["runs"]
     net = params.run(run).network
     if run in orig:
         return orig[run]["epochs_run"], "original"

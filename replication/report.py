@@ -297,9 +297,8 @@ def compute_times(results: dict) -> dict:
 
 def analysed_targets(params: cfg.Params) -> list[str]:
     """Final-weight targets of single runs: no extra seeds, no epoch snapshots, no overfit run."""
-    extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
-    return [t for t, spec in params.smoothness.targets.items()
-            if spec.weights == "final" and spec.run not in extra and params.run(spec.run).stopping != "none"]
+    runs = set(single_runs(params))
+    return [t for t, spec in params.smoothness.targets.items() if spec.weights == "final" and spec.run in runs]
 
 
 def _order(values: dict[str, float]) -> list[str]:
@@ -487,7 +486,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": compute_times(results),
         "n_train": next(iter(results["alphas"].values()))["n_samples"],
-        "classes": cifar.CLASSES, "single_runs": train_runs,
+        "classes": cifar.CLASSES,
         "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
         "max_epochs": sorted({spec.max_epochs for spec in params.runs.values()}),
         "made_on": sorted({f"{r['metrics'].get('device', 'unknown')} (torch {r['metrics'].get('torch', 'unknown')})"
