@@ -250,13 +250,15 @@ def seed_table(params: cfg.Params, results: dict) -> list[dict]:
     for group, runs in params.report.seed_groups.items():
         acc = [results["runs"][r]["metrics"]["test_accuracy"] for r in runs]
         ep = [results["runs"][r]["metrics"]["restored_epoch"] for r in runs]
+        snaps = [results["runs"][r]["metrics"].get("snapshot") for r in runs]
+        snap = _mean_std([x["test_accuracy"] for x in snaps]) if all(snaps) else None
         with_alpha = [r for r in runs if r in results["alphas"]]
         layers = [row["layer"] for row in results["alphas"][with_alpha[0]]["layers"]] if with_alpha else []
         per_layer = []
         for i, layer in enumerate(layers):
             per_layer.append((layer, *_mean_std([results["alphas"][r]["layers"][i]["alpha"] for r in with_alpha])))
         rows.append({"group": group, "runs": runs, "accuracy": _mean_std(acc), "epoch": _mean_std(ep),
-                     "accuracies": acc, "epochs": ep, "alpha": per_layer, "n_alpha": len(with_alpha)})
+                     "accuracies": acc, "epochs": ep, "snapshot": snap, "alpha": per_layer, "n_alpha": len(with_alpha)})
     return rows
 
 
@@ -292,7 +294,9 @@ def compute_times(results: dict) -> dict:
     rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
              for rate, r in results["retrain"].items()]
     train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
-    return {"rows": rows, "train_hours": train / 60, "total_hours": sum(r["minutes"] for r in rows) / 60}
+    smooth = sum(r["minutes"] for r in rows if r["stage"].startswith("smoothness@"))
+    return {"rows": rows, "train_hours": train / 60, "smoothness_hours": smooth / 60,
+            "total_hours": sum(r["minutes"] for r in rows) / 60}
 
 
 def analysed_targets(params: cfg.Params) -> list[str]:
@@ -321,7 +325,7 @@ def conclusions(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
                 f"({'ResNet12 earlier by ' + str(p - r) if r < p else 'ResNet12 not earlier'}; original 30 vs 44).")
         if "resnet12" in spread and "plain12" in spread:
             (rm, rs), (pm, ps) = spread["resnet12"]["epoch"], spread["plain12"]["epoch"]
-            text += f" Over seeds: {rm:.1f} +- {rs:.1f} vs {pm:.1f} +- {ps:.1f}."
+            text += f" Over seeds: {rm:.1f} ± {rs:.1f} vs {pm:.1f} ± {ps:.1f}."
         add("resnet_converges_faster", r < p, text)
 
     analysed = analysed_targets(params)
@@ -389,6 +393,95 @@ def conclusions(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
         add("smaller_networks_do_as_well", all(ok),
             "Within one point of the initial network or better in " f"{sum(ok)} of {len(ok)} pairs: "
             + "; ".join(parts) + ".")
+    return out
+
+
+def _count(k: int, n: int) -> str:
+    """'none of the 6', '1 of 6', '6 of 6'."""
+    return f"none of the {n}" if k == 0 else f"{k} of {n}"
+
+
+NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is larger than this many seed sds
+
+
+def noise_findings(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> list[str]:
+    """Sentences that hold the differences of this run against the spread measured by the seed runs.
+
+    With three seeds an sd is a rough estimate; the threshold is NOISE_SDS times it, and the
+    sentences give the ratios so a reader can apply a stricter one.
+    """
+    groups = [g for g in seeds if len(g["runs"]) >= 2]
+    if not groups:
+        return []
+    k = NOISE_SDS
+    out = []
+
+    def ratio(diff: float, sd: float) -> str:
+        return f"{abs(diff) / sd:.1f} sd" if sd > 0 else "sd 0"
+
+    # Between networks: every pair of seed groups.
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            (am, asd), (bm, bsd) = a["accuracy"], b["accuracy"]
+            (ae, aes), (be, bes) = a["epoch"], b["epoch"]
+            text = (f"{a['group']} vs {b['group']} over {len(a['runs'])} and {len(b['runs'])} seeds: test accuracy "
+                    f"{am:.2%} ± {100 * asd:.2f} vs {bm:.2%} ± {100 * bsd:.2f}, a gap of {100 * (am - bm):+.2f} "
+                    f"points ({ratio(am - bm, max(asd, bsd))} of the larger spread); restored epoch {ae:.1f} ± "
+                    f"{aes:.1f} vs {be:.1f} ± {bes:.1f} ({ratio(ae - be, max(aes, bes))})")
+            if a["n_alpha"] >= 2 and b["n_alpha"] >= 2:
+                (_, afm, afs), (_, bfm, bfs) = a["alpha"][-1], b["alpha"][-1]
+                text += (f"; fc1 alpha {afm:.4f} ± {afs:.4f} vs {bfm:.4f} ± {bfs:.4f} "
+                         f"({ratio(afm - bfm, max(afs, bfs))})")
+            out.append(text + ".")
+
+    # Against the original: the seed means, then every single run against the largest accuracy spread.
+    means = [f"{g['group']} {100 * (g['accuracy'][0] - orig['runs'][g['runs'][0]]['test_accuracy']):+.2f} points "
+             f"({ratio(g['accuracy'][0] - orig['runs'][g['runs'][0]]['test_accuracy'], g['accuracy'][1])})"
+             for g in groups if g["runs"][0] in orig["runs"]]
+    noise = max(g["accuracy"][1] for g in groups)
+    single = [r for r in single_runs(params) if r in orig["runs"] and r in results["runs"]]
+    far = [f"{r} {100 * (results['runs'][r]['metrics']['test_accuracy'] - orig['runs'][r]['test_accuracy']):+.2f}"
+           for r in single
+           if abs(results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"]) > k * noise]
+    text = "Against the original: " + ("seed means " + ", ".join(means) + ". " if means else "")
+    text += (f"Taking {k:g} x the largest accuracy sd ({100 * k * noise:.2f} points) as the noise level, "
+             f"{_count(len(far), len(single))} single runs differ{'s' if len(far) == 1 else ''} from the "
+             f"original by more"
+             + (f" ({', '.join(far)})." if far else "."))
+    snaps = [f"{g['group']} {g['snapshot'][0]:.2%} vs {orig['snapshots'][g['runs'][0]]['test_accuracy']:.2%} "
+             f"({100 * (g['snapshot'][0] - orig['snapshots'][g['runs'][0]]['test_accuracy']):+.2f} points, "
+             f"{ratio(g['snapshot'][0] - orig['snapshots'][g['runs'][0]]['test_accuracy'], g['snapshot'][1])})"
+             for g in groups if g["snapshot"] and g["runs"][0] in orig["snapshots"]]
+    if snaps:
+        text += (f" Epoch-{params.train.snapshot_epoch} snapshots, seed mean against the original: "
+                 + ", ".join(snaps) + ".")
+    out.append(text)
+
+    # Between layers: alpha falls (the smoothness-guided change) and the overfitted network's layers.
+    by_run = {g["runs"][0]: g for g in groups if g["n_alpha"] >= 2}
+    for target, sugg in results["suggestions"].items():
+        g = by_run.get(params.target(target).run)
+        if g is None or params.target(target).weights != "final":
+            continue
+        sd = {layer: s for layer, _, s in g["alpha"]}
+        drops = sugg["drops"]
+        big = [d["layer"] for d in drops if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
+        if not drops:
+            continue
+        out.append(f"{target}: {_count(len(big), len(drops))} alpha falls exceed{'s' if len(big) == 1 else ''} "
+                   f"{k:g} x the seed sd of the two layers" + (f" ({', '.join(big)})" if big else "")
+                   + ("; the others are" if big else "; they are")
+                   + " within seed noise, too small to pick a layer to delete.")
+    o = results["overfit"]
+    g = by_run.get(o.get("baseline_run", params.overfit.baseline))
+    if g is not None:
+        sd = {layer: s for layer, _, s in g["alpha"]}
+        rows = [r for r in o["layers"] if r["layer"] in sd and r["layer"] not in ("input", "fc1", "avpool")]
+        lower = [r for r in rows if r["difference"] < -k * sd[r["layer"]]]
+        fc = o["layers"][-1]
+        out.append(f"Overfitted {o.get('baseline_run', params.overfit.baseline)}: {_count(len(lower), len(rows))} conv "
+                   f"layers are lower by more than {k:g} seed sds; fc1 is higher by {fc['difference']:.4f} "
+                   f"({ratio(fc['difference'], sd.get(fc['layer'], 0.0))}).")
     return out
 
 
@@ -483,6 +576,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
         "architectures": architectures, "seeds": seeds,
         "conclusions": conclusions(params, results, orig, seeds),
+        "noise": noise_findings(params, results, orig, seeds),
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": compute_times(results),
         "n_train": next(iter(results["alphas"].values()))["n_samples"],
