@@ -5,6 +5,9 @@ from __future__ import annotations
 import functools
 import http.server
 import pickle
+import shutil
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -164,3 +167,10 @@ def test_committed_data_dvc_matches_shared_copy(tmp_path):
     cifar.fetch(shared, tmp_path / "data")
     ok, message = cifar.check(tmp_path / "data", Path(__file__).resolve().parents[1] / "data.dvc")
     assert ok, message
+
+    # A fresh DVC project (empty cache) with the committed data.dvc: status is clean right after fetch.
+    shutil.copy(Path(__file__).resolve().parents[1] / "data.dvc", tmp_path / "data.dvc")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    status = subprocess.run([dvc, "status", "data.dvc"], cwd=tmp_path, capture_output=True, text=True)
+    assert status.returncode == 0 and "up to date" in status.stdout, status.stdout + status.stderr
