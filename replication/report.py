@@ -435,23 +435,30 @@ def noise_findings(params: cfg.Params, results: dict, orig: dict, seeds: list[di
             out.append(text + ".")
 
     # Against the original: the seed means, then every single run against the largest accuracy spread.
-    means = [f"{g['group']} {100 * (g['accuracy'][0] - orig['runs'][g['runs'][0]]['test_accuracy']):+.2f} points "
-             f"({ratio(g['accuracy'][0] - orig['runs'][g['runs'][0]]['test_accuracy'], g['accuracy'][1])})"
-             for g in groups if g["runs"][0] in orig["runs"]]
+    def against(value: float, sd: float, original: float) -> tuple[str, str]:
+        """The difference in points and in seed sds."""
+        return f"{100 * (value - original):+.2f} points", ratio(value - original, sd)
+
+    means = []
+    for g in groups:
+        if g["runs"][0] in orig["runs"]:
+            points, sds = against(*g["accuracy"], orig["runs"][g["runs"][0]]["test_accuracy"])
+            means.append(f"{g['group']} {points} ({sds})")
     noise = max(g["accuracy"][1] for g in groups)
     single = [r for r in single_runs(params) if r in orig["runs"] and r in results["runs"]]
-    far = [f"{r} {100 * (results['runs'][r]['metrics']['test_accuracy'] - orig['runs'][r]['test_accuracy']):+.2f}"
-           for r in single
-           if abs(results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"]) > k * noise]
+    gaps = {r: results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"] for r in single}
+    far = [f"{r} {100 * gap:+.2f}" for r, gap in gaps.items() if abs(gap) > k * noise]
     text = "Against the original: " + ("seed means " + ", ".join(means) + ". " if means else "")
     text += (f"Taking {k:g} x the largest accuracy sd ({100 * k * noise:.2f} points) as the noise level, "
              f"{_count(len(far), len(single))} single runs differ{'s' if len(far) == 1 else ''} from the "
              f"original by more"
              + (f" ({', '.join(far)})." if far else "."))
-    snaps = [f"{g['group']} {g['snapshot'][0]:.2%} vs {orig['snapshots'][g['runs'][0]]['test_accuracy']:.2%} "
-             f"({100 * (g['snapshot'][0] - orig['snapshots'][g['runs'][0]]['test_accuracy']):+.2f} points, "
-             f"{ratio(g['snapshot'][0] - orig['snapshots'][g['runs'][0]]['test_accuracy'], g['snapshot'][1])})"
-             for g in groups if g["snapshot"] and g["runs"][0] in orig["snapshots"]]
+    snaps = []
+    for g in groups:
+        if g["snapshot"] and g["runs"][0] in orig["snapshots"]:
+            original = orig["snapshots"][g["runs"][0]]["test_accuracy"]
+            points, sds = against(*g["snapshot"], original)
+            snaps.append(f"{g['group']} {g['snapshot'][0]:.2%} vs {original:.2%} ({points}, {sds})")
     if snaps:
         text += (f" Epoch-{params.train.snapshot_epoch} snapshots, seed mean against the original: "
                  + ", ".join(snaps) + ".")
@@ -461,25 +468,26 @@ def noise_findings(params: cfg.Params, results: dict, orig: dict, seeds: list[di
     by_run = {g["runs"][0]: g for g in groups if g["n_alpha"] >= 2}
     for target, sugg in results["suggestions"].items():
         g = by_run.get(params.target(target).run)
-        if g is None or params.target(target).weights != "final":
+        drops = sugg["drops"]
+        if g is None or params.target(target).weights != "final" or not drops:
             continue
         sd = {layer: s for layer, _, s in g["alpha"]}
-        drops = sugg["drops"]
         big = [d["layer"] for d in drops if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
-        if not drops:
-            continue
         out.append(f"{target}: {_count(len(big), len(drops))} alpha falls exceed{'s' if len(big) == 1 else ''} "
                    f"{k:g} x the seed sd of the two layers" + (f" ({', '.join(big)})" if big else "")
                    + ("; the others are" if big else "; they are")
                    + " within seed noise, too small to pick a layer to delete.")
     o = results["overfit"]
-    g = by_run.get(o.get("baseline_run", params.overfit.baseline))
+    baseline = o.get("baseline_run", params.overfit.baseline)
+    g = by_run.get(baseline)
     if g is not None:
         sd = {layer: s for layer, _, s in g["alpha"]}
-        rows = [r for r in o["layers"] if r["layer"] in sd and r["layer"] not in ("input", "fc1", "avpool")]
+        # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
+        rows = [r for r in o["layers"] if r["layer"].startswith("conv") and r["difference"] is not None
+                and r["layer"] in sd]
         lower = [r for r in rows if r["difference"] < -k * sd[r["layer"]]]
         fc = o["layers"][-1]
-        out.append(f"Overfitted {o.get('baseline_run', params.overfit.baseline)}: {_count(len(lower), len(rows))} conv "
+        out.append(f"Overfitted {baseline}: {_count(len(lower), len(rows))} conv "
                    f"layers are lower by more than {k:g} seed sds; fc1 is higher by {fc['difference']:.4f} "
                    f"({ratio(fc['difference'], sd.get(fc['layer'], 0.0))}).")
     return out
