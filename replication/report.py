@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import math
+import os
 import shutil
 import sys
 from importlib import resources
@@ -600,6 +601,9 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     write_text(out / "report.css", css)
     from weasyprint import HTML
 
+    # fontTools stamps the fonts it subsets into the PDF with the current time unless
+    # SOURCE_DATE_EPOCH is set; a fixed stamp makes the same HTML give the same PDF bytes.
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     with atomic_path(out / "report.pdf") as tmp:
         HTML(string=html, base_url=str(out)).write_pdf(tmp)
     return context

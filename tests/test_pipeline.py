@@ -78,12 +78,13 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
 
 def test_second_repro_is_a_no_op_and_report_is_byte_stable(project):
     work, env, dvc = project
-    before = (work / "report" / "index.html").read_bytes()
+    before = {name: (work / "report" / name).read_bytes() for name in ("index.html", "report.pdf")}
     status = run([dvc, "status"], work, env)
     assert "up to date" in status.stdout, status.stdout
     forced = run([dvc, "repro", "-f", "-s", "report"], work, env)
     assert forced.returncode == 0, forced.stderr
-    assert (work / "report" / "index.html").read_bytes() == before
+    for name, content in before.items():
+        assert (work / "report" / name).read_bytes() == content, name
     assert run([dvc, "status"], work, env).stdout.strip().endswith("up to date.")
 
 
