@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup repro test lint bench report clean-venv
+.PHONY: setup repro test test-fast lint bench report clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ repro: setup  ## check (or download) the data, then run every out-of-date stage
 test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
 	$(VENV)/bin/ruff check replication tests bench
 	$(PY) -m pytest -q
+
+test-fast: setup  ## everyday tier: everything but the end-to-end dvc repro (about a minute)
+	$(VENV)/bin/ruff check replication tests bench
+	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check replication tests bench

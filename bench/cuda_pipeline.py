@@ -4,7 +4,7 @@ The real CIFAR-10 does not travel to the GPU machine, so images here are seeded 
 arrays of the real shapes (50,000 training, 10,000 test): per-epoch time does not depend on pixel
 values. It checks and measures, in one process:
 
-1. the shared training loop (`train.run`, device cuda, resume file, test metrics) on a 5,000-image
+1. the shared training loop (`training.fit`, device cuda, resume file, test metrics) on a 5,000-image
    subset twice: are two CUDA runs identical, and how far is a CPU run of the same params?
 2. seconds per epoch of every network at full size (40,000 gradient rows, 10,000 validation rows),
    beside the CPU seconds per epoch recorded in results/train/*/history.csv where present;
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import tempfile
 import time
@@ -29,36 +28,41 @@ import numpy as np
 import torch
 
 from replication import config as cfg
-from replication import features, nets, runtime, train, wavelets
-from replication.report import originals
+from replication import dataset, features, nets, runtime, training, wavelets
+from replication.originals import originals
 
 
-def fake_dataset(params: cfg.Params, n_train: int, n_test: int, device: torch.device) -> runtime.Dataset:
+def _replace(model, **changes):
+    """A frozen settings model with some fields changed."""
+    return model.model_copy(update=changes)
+
+
+def fake_dataset(params: cfg.Params, n_train: int, n_test: int, device: torch.device) -> dataset.Dataset:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (n_train, 3, 32, 32), dtype=np.uint8)
     y = rng.integers(0, 10, n_train)
     xt = rng.integers(0, 256, (n_test, 3, 32, 32), dtype=np.uint8)
     yt = rng.integers(0, 10, n_test)
-    data = dataclasses.replace(params.data, val_size=n_train // 5)
-    tr, va = runtime.split_indices(n_train, data)
-    return runtime.Dataset(runtime.normalise(x, data).to(device), torch.from_numpy(y).to(device),
+    data = _replace(params.data, val_size=n_train // 5)
+    tr, va = dataset.split_indices(n_train, data)
+    return dataset.Dataset(dataset.normalise(x, data).to(device), torch.from_numpy(y).to(device),
                            torch.from_numpy(tr).to(device), torch.from_numpy(va).to(device),
-                           runtime.normalise(xt, data).to(device), torch.from_numpy(yt).to(device))
+                           dataset.normalise(xt, data).to(device), torch.from_numpy(yt).to(device))
 
 
 def check_loop(params: cfg.Params, device: torch.device) -> dict:
-    """train.run twice on CUDA and once on CPU with the same params (3 epochs, 5,000 images)."""
-    runs = {"check": dataclasses.replace(params.run("resnet12"), max_epochs=3)}
-    p = dataclasses.replace(params, runs=runs, train=dataclasses.replace(params.train, snapshot_epoch=1))
+    """training.fit twice on CUDA and once on CPU with the same params (3 epochs, 5,000 images)."""
+    runs = {"check": _replace(params.run_config("resnet12"), max_epochs=3)}
+    p = _replace(params, runs=runs, train=_replace(params.train, snapshot_epoch=1))
     out = {}
     for name, dev in (("cuda_a", device), ("cuda_b", device), ("cpu", torch.device("cpu"))):
         ds = fake_dataset(p, 5000, 1000, dev)
         with tempfile.TemporaryDirectory() as tmp:
-            result = train.run("check", p, ds, dev, resume_path=Path(tmp) / "r.pt", progress=False)
-        model = nets.build("resnet12", p.network("resnet12")).to(dev)
+            result = training.fit("check", p, ds, dev, resume_path=Path(tmp) / "r.pt", progress=False)
+        model = nets.build("resnet12", p.network_config("resnet12")).to(dev)
         model.load_state_dict(result.weights)
         out[name] = {"val_loss": [h["val_loss"] for h in result.history],
-                     "test_accuracy": train.test_metrics(model, ds, p.train.eval_batch_size)["test_accuracy"],
+                     "test_accuracy": training.test_metrics(model, ds, p.train.eval_batch_size)["test_accuracy"],
                      "weights": {k: v.double() for k, v in result.weights.items()}}
     same = all(torch.equal(out["cuda_a"]["weights"][k], out["cuda_b"]["weights"][k]) for k in out["cpu"]["weights"])
     diff = max(float((out["cuda_a"]["weights"][k] - out["cpu"]["weights"][k]).abs().max())
@@ -82,7 +86,7 @@ def epochs_run(run: str, params: cfg.Params) -> tuple[int, str]:
     if path.exists():
         return json.loads(path.read_text())["epochs_run"], "committed run"
     orig = originals()["runs"]
-    net = params.run(run).network
+    net = params.run_config(run).network
     if run in orig:
         return orig[run]["epochs_run"], "original"
     return orig.get(net, {"epochs_run": 40})["epochs_run"], "original (same network)"
@@ -97,7 +101,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="cpu only for a smoke test of this script")
     args = parser.parse_args()
     params = cfg.load()
-    device = runtime.setup(dataclasses.replace(params.base, device=args.device))
+    device = runtime.setup(_replace(params.base, device=args.device))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"
     report: dict = {"device": name, "torch": torch.__version__,
@@ -107,7 +111,7 @@ def main() -> None:
     print(json.dumps(report["loop_check"], indent=1), flush=True)
 
     ds = fake_dataset(params, args.images, args.images // 5, device)
-    layout = torch.channels_last if params.base.channels_last else torch.contiguous_format
+    layout = runtime.memory_layout(params.base)
     per_net = {}
     for net_name, net_cfg in params.networks.items():
         model = nets.build(net_name, net_cfg, seed=0).to(device).to(memory_format=layout)
@@ -117,15 +121,16 @@ def main() -> None:
             sync()
             t0 = time.perf_counter()
             order = ds.train_idx[torch.randperm(len(ds.train_idx), device=device)]
-            train.train_epoch(model, opt, ds.x_train_all, ds.y_train_all, order, params.train.batch_size, layout)
-            train.evaluate(model, ds.x_train_all[ds.val_idx], ds.y_train_all[ds.val_idx], params.train.eval_batch_size)
+            training.train_epoch(model, opt, ds.x_train_all, ds.y_train_all, order, params.train.batch_size, layout)
+            val = ds.val_idx
+            training.evaluate(model, ds.x_train_all[val], ds.y_train_all[val], params.train.eval_batch_size)
             sync()
             if epoch:
                 times.append(time.perf_counter() - t0)
         per_net[net_name] = float(np.median(times))
         print(f"{net_name:22s} {per_net[net_name]:6.2f} s/epoch on {device.type}", flush=True)
 
-    model = nets.build("resnet12", params.network("resnet12"), seed=0).to(device)
+    model = nets.build("resnet12", params.network_config("resnet12"), seed=0).to(device)
     rep = features.representation(model, ds.x_train_all, "conv11+identity_relu", batch=5000)
     t0 = time.perf_counter()
     res = wavelets.besov_alpha(rep, ds.y_train_all.cpu().numpy(), wavelets.estimator(params.smoothness.preset),
@@ -136,18 +141,19 @@ def main() -> None:
           f"{alpha_4096:.1f} s (alpha {res.alpha:.4f} on random data)", flush=True)
 
     rows, total_train = [], 0.0
-    for run, spec in params.runs.items():
+    for run, run_cfg in params.runs.items():
         n_epochs, source = epochs_run(run, params)
-        gpu = per_net[spec.network] * n_epochs
+        gpu = per_net[run_cfg.network] * n_epochs
         cpu = cpu_seconds_per_epoch(run)
         total_train += gpu
-        rows.append({"run": run, "epochs": n_epochs, "epochs_from": source, "cuda_s_per_epoch": per_net[spec.network],
+        rows.append({"run": run, "epochs": n_epochs, "epochs_from": source,
+                     "cuda_s_per_epoch": per_net[run_cfg.network],
                      "cpu_s_per_epoch": cpu, "cuda_minutes": gpu / 60})
-        ratio = f"{cpu / per_net[spec.network]:5.1f}x" if cpu else "   n/a"
+        ratio = f"{cpu / per_net[run_cfg.network]:5.1f}x" if cpu else "   n/a"
         print(f"{run:22s} {n_epochs:3d} epochs ({source}): CUDA {gpu / 60:5.1f} min; CPU s/epoch "
-              f"{cpu if cpu else float('nan'):6.1f} vs CUDA {per_net[spec.network]:5.2f} = {ratio}")
-    n_layers = sum(len(nets.build(params.run(t.run).network, params.network(params.run(t.run).network)).probes) + 1
-                   for t in params.smoothness.targets.values())
+              f"{cpu if cpu else float('nan'):6.1f} vs CUDA {per_net[run_cfg.network]:5.2f} = {ratio}")
+    networks = [params.run_config(t.run).network for t in params.smoothness.targets.values()]
+    n_layers = sum(len(nets.build(n, params.network_config(n)).probes) + 1 for n in networks)
     alpha_total = n_layers * alpha_4096  # an upper bound: most layers have fewer features
     report.update(per_net_seconds_per_epoch=per_net, runs=rows, train_minutes=total_train / 60,
                   smoothness_layers=n_layers, smoothness_minutes_upper=alpha_total / 60,

@@ -3,7 +3,7 @@
 Baseline (as originally done): a torchvision-style dataset that turns each uint8 image into a PIL
 image, applies ToTensor + Normalize per sample, read by a DataLoader with a random subset sampler,
 batch 250. Project: the same images normalised once into one in-memory tensor, batches gathered by
-index (replication.train.train_epoch), channels-last layout. Both train the same network with the
+index (replication.training.train_epoch), channels-last layout. Both train the same network with the
 same optimiser in the same process; the ratio is what counts (targets: >= 2x, >= 4,000 images/s).
 
 With --variants it also times what the 4,000 images/s target would need, in the same process:
@@ -27,8 +27,7 @@ from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 from torchvision import transforms
 
 from replication import config as cfg
-from replication import data as cifar
-from replication import nets, runtime, train
+from replication import dataset, nets, runtime, training
 
 
 class PerSampleCIFAR(Dataset):
@@ -50,7 +49,7 @@ def naive(params: cfg.Params, images: np.ndarray, labels: np.ndarray, n: int) ->
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(params.data.mean, params.data.std)])
     loader = DataLoader(PerSampleCIFAR(images, labels, tf), batch_size=params.train.batch_size,
                         sampler=SubsetRandomSampler(range(n)))
-    model = nets.build("resnet12", params.network("resnet12"), seed=0)
+    model = nets.build("resnet12", params.network_config("resnet12"), seed=0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     started = time.perf_counter()
@@ -65,9 +64,9 @@ def naive(params: cfg.Params, images: np.ndarray, labels: np.ndarray, n: int) ->
 def project(params: cfg.Params, images: np.ndarray, labels: np.ndarray, n: int,
             channels_last: bool | None = None, compiled: bool = False) -> float:
     """One training epoch of the project's loop over n images; images/s (compile time excluded)."""
-    x = runtime.normalise(images[:n], params.data)
+    x = dataset.normalise(images[:n], params.data)
     y = torch.from_numpy(np.asarray(labels[:n], dtype=np.int64))
-    model = nets.build("resnet12", params.network("resnet12"), seed=0)
+    model = nets.build("resnet12", params.network_config("resnet12"), seed=0)
     if channels_last is None:
         channels_last = params.base.channels_last
     layout = torch.channels_last if channels_last else torch.contiguous_format
@@ -76,20 +75,20 @@ def project(params: cfg.Params, images: np.ndarray, labels: np.ndarray, n: int,
     if compiled:
         model = torch.compile(model)
         warm = torch.arange(2 * params.train.batch_size)
-        train.train_epoch(model, opt, x, y, warm, params.train.batch_size, layout)
+        training.train_epoch(model, opt, x, y, warm, params.train.batch_size, layout)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
     started = time.perf_counter()
-    train.train_epoch(model, opt, x, y, order, params.train.batch_size, layout)
+    training.train_epoch(model, opt, x, y, order, params.train.batch_size, layout)
     return n / (time.perf_counter() - started)
 
 
 def ceiling(params: cfg.Params, images: np.ndarray, labels: np.ndarray, n: int) -> float:
     """Forward + backward of one fixed batch, n images' worth: no gathering, no optimiser step."""
     b = params.train.batch_size
-    layout = torch.channels_last if params.base.channels_last else torch.contiguous_format
-    x = runtime.normalise(images[:b], params.data).contiguous(memory_format=layout)
+    layout = runtime.memory_layout(params.base)
+    x = dataset.normalise(images[:b], params.data).contiguous(memory_format=layout)
     y = torch.from_numpy(np.asarray(labels[:b], dtype=np.int64))
-    model = nets.build("resnet12", params.network("resnet12"), seed=0).to(memory_format=layout)
+    model = nets.build("resnet12", params.network_config("resnet12"), seed=0).to(memory_format=layout)
     model.train()
     steps = max(1, n // b)
     started = time.perf_counter()
@@ -107,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     params = cfg.load()
     runtime.setup(params.base)
-    images, labels = cifar.load_split(params.data.root, "train")
+    images, labels = dataset.load_split(params.data.root, "train")
     images = np.asarray(images[: args.images])
     project(params, images, labels, min(1000, args.images))  # warm-up
     for r in range(args.repeats):

@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from replication import config as cfg
-from replication.io import dumps_json
-from replication.nets import SpecError, describe
+from replication import layout
+from replication.errors import UserError
+from replication.files import dumps_json, read_json
+from replication.nets import describe
+from replication.originals import originals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         try:
             params = cfg.load(args.params)
-        except cfg.ConfigError as err:
+        except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
         print(status(params))
@@ -38,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = cfg.load(args.params)
         names = args.networks or list(params.networks)
-        out = {name: describe(name, params.network(name)) for name in names}
-    except (cfg.ConfigError, SpecError) as err:
+        out = {name: describe(name, params.network_config(name)) for name in names}
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.json:
@@ -57,26 +59,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def status(params: cfg.Params, root: Path = Path(".")) -> str:
     """One markdown row per run: original and reproduced accuracy, epochs, fc1 alpha, minutes."""
-    from replication.report import originals  # matplotlib and weasyprint only when asked
-
     orig = originals()["runs"]
     lines = ["| run | original accuracy | reproduced | restored / run epochs (original) | fc1 alpha | minutes |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name in params.runs:
-        path = root / "results" / "train" / name / "metrics.json"
+        path = root / layout.train_metrics(name)
         if not path.exists():
             lines.append(f"| {name} | {_pct(orig.get(name, {}).get('test_accuracy'))} | not run yet | | | |")
             continue
-        m = json.loads(path.read_text())
+        m = read_json(path)
         o = orig.get(name)
         epochs = f"{m['restored_epoch']} / {m['epochs_run']}"
         if o:
             epochs += f" ({o['restored_epoch']} / {o['epochs_run']})"
-        alpha = root / "results" / "smoothness" / name / "alphas.json"
+        alpha = root / layout.alphas_json(name)
         if name not in params.smoothness.targets:
             fc1 = "-"  # not a smoothness target
         elif alpha.exists():
-            fc1 = f"{json.loads(alpha.read_text())['layers'][-1]['alpha']:.4f}"
+            fc1 = f"{read_json(alpha)['layers'][-1]['alpha']:.4f}"
         else:
             fc1 = "not run yet"
         lines.append(f"| {name} | {_pct(o['test_accuracy'] if o else None)} | {_pct(m['test_accuracy'])} | {epochs} "

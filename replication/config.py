@@ -1,139 +1,166 @@
-"""params.yaml loaded into frozen, typed config objects.
+"""params.yaml loaded into frozen, validated settings (pydantic models, one per section).
 
-Every section of params.yaml maps onto one frozen dataclass. Loading checks every key: an unknown,
-missing or mistyped key fails with the file, the dotted key and the expected type, so a typo never
-silently falls back to a default.
+Loading checks every key: an unknown, missing or mistyped key, a size that is not positive or a
+choice outside its table fails with the file, the dotted key, the value and what is allowed, so a
+typo never silently falls back to a default. The tables of choices live in the modules that
+implement them (stopping rules, estimator presets) or here (activations, weights); nowhere twice.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+from replication import stopping
+from replication.errors import UserError
+from replication.estimator import EstimatorError, PresetName, describe_errors, estimator
 
 PARAMS_FILE = Path("params.yaml")
 
+Int = Annotated[int, Strict()]
+Positive = Annotated[int, Strict(), Field(ge=1)]
+NonNegative = Annotated[int, Strict(), Field(ge=0)]  # 0 means "all" or "default" where a comment says so
+Float = Annotated[float, Strict()]
+Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
+Str = Annotated[str, Strict()]
+Bool = Annotated[bool, Strict()]
+Activation = Literal["relu", "tanh"]  # torch functions of these names (replication/nets.py)
+Weights = Literal["final", "snapshot"]  # restored best weights, or the epoch-`snapshot_epoch` snapshot
+StoppingRule = Literal[tuple(stopping.RULES)]
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A params file that does not match the expected schema."""
 
 
-@dataclass(frozen=True)
-class BaseConfig:
-    device: str  # "auto" (CUDA when present), "cpu" or "cuda"
-    threads: int  # torch CPU threads; 0 = torch's default
-    deterministic: bool  # deterministic algorithms (CPU results are bit-identical run to run)
-    channels_last: bool  # NHWC memory layout for convs (faster on CPU; measured in bench/)
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class DataConfig:
-    root: str  # folder with the canonical CIFAR-10 arrays (tracked by data.dvc)
-    val_size: int  # validation images taken from the 50,000 training images
-    split_seed: int  # seed of the train/validation permutation
-    mean: tuple[float, ...]  # per-channel mean subtracted from images in [0, 1]
-    std: tuple[float, ...]  # per-channel divisor (the original used 1, i.e. no scaling)
-    limit_train: int  # 0 = all training images; >0 keeps the first N (tiny test runs)
-    limit_test: int  # 0 = all test images
+class BaseConfig(Section):
+    device: Literal["auto", "cpu", "cuda"]  # "auto" = CUDA when present
+    threads: NonNegative  # torch CPU threads; 0 = torch's default
+    deterministic: Bool  # deterministic algorithms (CPU results are bit-identical run to run)
+    channels_last: Bool  # NHWC memory layout for convs (faster on CPU; measured in bench/)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    batch_size: int  # images per optimiser step (also for evaluation)
-    patience: int  # validation epochs without improvement before stopping
-    gate_patience: int  # consecutive train-loss decreases that open the original's gate
-    snapshot_epoch: int  # epoch whose weights are kept as the early snapshot (0 = none)
-    eval_batch_size: int  # images per forward pass when evaluating
+class DataConfig(Section):
+    root: Str  # folder with the canonical CIFAR-10 arrays (tracked by data.dvc)
+    val_size: Positive  # validation images taken from the 50,000 training images
+    split_seed: NonNegative  # seed of the train/validation permutation
+    mean: tuple[Float, ...]  # per-channel mean subtracted from images in [0, 1] (3 values)
+    std: tuple[Float, ...]  # per-channel divisor (the original used 1, i.e. no scaling)
+    limit_train: NonNegative  # 0 = all training images; >0 keeps the first N (tiny test runs)
+    limit_test: NonNegative  # 0 = all test images
+
+    @field_validator("mean", "std")
+    @classmethod
+    def _per_channel(cls, values: tuple[float, ...], info) -> tuple[float, ...]:
+        if len(values) != 3:
+            raise ValueError(f"must hold 3 values, one per colour channel, not {len(values)}")
+        if info.field_name == "std" and min(values) <= 0:
+            raise ValueError("every std must be positive (images are divided by it)")
+        return values
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    network: str  # key into `networks`
-    seed: int  # initialisation and batch-order seed
-    stopping: str  # "as_coded" (original code), "patience" (report text) or "none"
-    max_epochs: int  # hard cap on epochs
+class TrainConfig(Section):
+    batch_size: Positive  # images per optimiser step
+    patience: Positive  # validation epochs without improvement before stopping
+    gate_patience: NonNegative  # consecutive train-loss decreases that open the original's gate
+    snapshot_epoch: Positive  # epoch whose weights are kept as the early snapshot
+    eval_batch_size: Positive  # images per forward pass when evaluating (does not change results)
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
-    title: str  # the name the original report uses
-    activation: str  # "relu" or "tanh"
-    lr: float  # Adam learning rate
-    layers: tuple[str, ...]  # layer specs, see replication/nets.py
+class RunConfig(Section):
+    network: Str  # key into `networks`
+    seed: NonNegative  # initialisation and batch-order seed
+    stopping: StoppingRule  # "as_coded" (original code), "patience" (report text) or "none"
+    max_epochs: Positive  # hard cap on epochs
 
 
-@dataclass(frozen=True)
-class TargetConfig:
-    run: str  # key into `runs`
-    weights: str  # "final" (restored best) or "snapshot" (epoch-`snapshot_epoch` weights)
+class NetworkConfig(Section):
+    title: Str  # the name the original report uses
+    activation: Activation
+    lr: Annotated[float, Strict(), Field(gt=0.0)]  # Adam learning rate
+    layers: tuple[Str, ...]  # layer specs, see replication/nets.py
 
 
-@dataclass(frozen=True)
-class SmoothnessConfig:
-    preset: str  # estimator preset (replication/wavelets.py PRESETS)
-    overrides: dict[str, Any]  # estimator fields that replace the preset's
-    n_jobs: int  # forest fitting processes (results do not depend on it)
-    limit_samples: int  # 0 = all 50,000 training images; >0 keeps the first N
-    targets: dict[str, TargetConfig]  # representations that get per-layer alphas
+class TargetConfig(Section):
+    run: Str  # key into `runs`
+    weights: Weights
 
 
-@dataclass(frozen=True)
-class MislabelConfig:
-    run: str  # key into `runs`: the clean network whose representation is relabelled
-    weights: str  # "final" or "snapshot"
-    layer: str  # probe whose representation is studied
-    rates: tuple[float, ...]  # fractions of rows whose labels are shuffled
-    presets: tuple[str, ...]  # estimator presets run at every rate
-    seeds: tuple[int, ...]  # shuffle + forest seeds; spread over them is reported
-    retrain: tuple[float, ...] = ()  # beyond the original: rates at which mislabel.run is retrained on
-    #                                  shuffled labels and alpha taken per layer; () = off
+class SmoothnessConfig(Section):
+    preset: PresetName  # estimator preset (replication/estimator.py PRESETS)
+    overrides: dict[Str, Any]  # estimator fields that replace the preset's
+    n_jobs: Positive  # forest fitting processes (results do not depend on it)
+    limit_samples: NonNegative  # 0 = all 50,000 training images; >0 keeps the first N
+    targets: dict[Str, TargetConfig]  # representations that get per-layer alphas
+
+    @field_validator("overrides")
+    @classmethod
+    def _estimator(cls, overrides: dict[str, Any], info) -> dict[str, Any]:
+        if "preset" in info.data:  # a bad preset is reported on its own
+            try:
+                estimator(info.data["preset"], overrides)
+            except EstimatorError as err:
+                raise ValueError(str(err)) from None
+        return overrides
 
 
-@dataclass(frozen=True)
-class OverfitConfig:
-    run: str  # key into `runs` and smoothness.targets: the long run without early stopping
-    baseline: str  # key into `runs` and smoothness.targets: the early-stopped run it is compared with
+class MislabelConfig(Section):
+    run: Str  # key into `runs`: the clean network whose representation is relabelled
+    weights: Weights
+    layer: Str  # probe whose representation is studied
+    rates: tuple[Fraction, ...]  # fractions of rows whose labels are shuffled
+    presets: tuple[PresetName, ...]  # estimator presets run at every rate
+    seeds: Annotated[tuple[NonNegative, ...], Field(min_length=1)]  # shuffle + forest seeds
+    retrain: tuple[Fraction, ...] = ()  # beyond the original: rates at which mislabel.run is retrained
 
 
-@dataclass(frozen=True)
-class SuggestConfig:
-    min_drop: float  # alpha falls smaller than this are not reported
-    pairs: dict[str, tuple[str, ...]]  # smoothness target -> runs of the networks modified from it
+class OverfitConfig(Section):
+    run: Str  # key into `runs` and smoothness.targets: the long run without early stopping
+    baseline: Str  # key into `runs` and smoothness.targets: the early-stopped run it is compared with
 
 
-@dataclass(frozen=True)
-class ReportConfig:
-    title: str  # report title
-    seed_groups: dict[str, tuple[str, ...]]  # network -> runs that differ only by seed
+class SuggestConfig(Section):
+    min_drop: Annotated[float, Strict(), Field(ge=0.0)]  # alpha falls smaller than this are not reported
+    pairs: dict[Str, tuple[Str, ...]]  # smoothness target -> runs of the networks modified from it
 
 
-@dataclass(frozen=True)
-class Params:
+class ReportConfig(Section):
+    title: Str  # report title
+    seed_groups: dict[Str, tuple[Str, ...]]  # network -> runs that differ only by seed (first = the single run)
+    converge: tuple[Str, Str]  # runs whose restored epochs the "ResNet converges faster" claim compares
+    pruned: tuple[Str, ...]  # modified runs the "pruned networks do as well" claim uses
+    main_targets: tuple[Str, ...]  # smoothness targets of the first alpha figure
+    overlays: dict[Str, tuple[tuple[Str, Str], ...]]  # figure -> pairs of targets drawn on one axis
+
+
+class Params(Section):
     base: BaseConfig
     data: DataConfig
     train: TrainConfig
-    networks: dict[str, NetworkConfig]
-    runs: dict[str, RunConfig]
+    networks: dict[Str, NetworkConfig]
+    runs: dict[Str, RunConfig]
     smoothness: SmoothnessConfig
     mislabel: MislabelConfig
     overfit: OverfitConfig
     suggest: SuggestConfig
     report: ReportConfig
 
-    def run(self, name: str) -> RunConfig:
+    def run_config(self, name: str) -> RunConfig:
         """The run called `name`, or a ConfigError listing the known runs."""
         return _lookup(self.runs, name, "runs")
 
-    def network(self, name: str) -> NetworkConfig:
+    def network_config(self, name: str) -> NetworkConfig:
         """The network called `name`, or a ConfigError listing the known networks."""
         return _lookup(self.networks, name, "networks")
 
-    def target(self, name: str) -> TargetConfig:
+    def target_config(self, name: str) -> TargetConfig:
         """The smoothness target called `name`."""
         return _lookup(self.smoothness.targets, name, "smoothness.targets")
 
@@ -144,137 +171,20 @@ def _lookup(table: dict, name: str, where: str):
     return table[name]
 
 
-CHOICES = {
-    "base.device": ("auto", "cpu", "cuda"),
-    "runs.*.stopping": ("as_coded", "patience", "none"),
-    "networks.*.activation": ("relu", "tanh"),
-    "smoothness.targets.*.weights": ("final", "snapshot"),
-    "mislabel.weights": ("final", "snapshot"),
-}
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Check `value` against the annotation `tp` and return it in its frozen form."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-
-    def fail(extra: str = "") -> ConfigError:
-        hint = ""
-        if isinstance(value, str) and tp in (float, int):
-            try:
-                float(value)
-                hint = " (YAML reads 5e-4 as a string: write 5.0e-4)"
-            except ValueError:
-                pass
-        return ConfigError(
-            f"{source}: key '{key}' must be {_type_name(tp)}, got {type(value).__name__} "
-            f"{value!r}{hint}{extra}"
-        )
-
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise fail()
-        return _build(tp, value, key, source)
-    if tp is Any:
-        return value
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise fail()
-        key_tp, val_tp = args
-        return {
-            _convert(k, key_tp, f"{key}.{k}", source): _convert(v, val_tp, f"{key}.{k}", source)
-            for k, v in value.items()
-        }
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise fail()
-        return tuple(_convert(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value))
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return _convert(value, option, key, source)
-            except ConfigError:
-                continue
-        raise fail()
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail()
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail()
-        return value
-    if not isinstance(value, tp):
-        raise fail()
-    return value
-
-
-def _check_choice(key: str, value: Any, source: str) -> None:
-    parts = key.split(".")
-    for pattern, allowed in CHOICES.items():
-        pat = pattern.split(".")
-        if len(pat) == len(parts) and all(p in ("*", q) for p, q in zip(pat, parts, strict=False)):
-            if value not in allowed:
-                raise ConfigError(
-                    f"{source}: key '{key}' is {value!r}; expected one of {', '.join(allowed)}"
-                )
-
-
-def _build(cls: type, section: dict, prefix: str, source: str):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(section) - set(fields))
-    if unknown:
-        where = f"{prefix}." if prefix else ""
-        raise ConfigError(
-            f"{source}: unknown key '{where}{unknown[0]}'; expected keys: {', '.join(fields)}"
-        )
-    values = {}
-    for name, f in fields.items():
-        key = f"{prefix}.{name}" if prefix else name
-        if name not in section:
-            if f.default is not dataclasses.MISSING:
-                continue
-            raise ConfigError(f"{source}: missing key '{key}' ({_type_name(hints[name])})")
-        values[name] = _convert(section[name], hints[name], key, source)
-        _check_choice(key, values[name], source)
-    return cls(**values)
-
-
-def parse(raw: dict, source: str = "params.yaml") -> Params:
-    """Build Params from an already-loaded mapping, checking every key and type."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
-    params = _build(Params, raw, "", source)
-    _check_references(params, source)
-    return params
-
-
 def _check_references(p: Params, source: str) -> None:
     """Names that point into other sections must exist there."""
+    def need(name: str, table: dict, key: str, where: str) -> None:
+        if name not in table:
+            raise ConfigError(f"{source}: {key} is {name!r}, which is not in {where} ({', '.join(table)})")
+
     for name, run in p.runs.items():
-        if run.network not in p.networks:
-            raise ConfigError(
-                f"{source}: runs.{name}.network is {run.network!r}, which is not in networks "
-                f"({', '.join(p.networks)})"
-            )
+        need(run.network, p.networks, f"runs.{name}.network", "networks")
+        if p.train.snapshot_epoch > run.max_epochs:
+            raise ConfigError(f"{source}: train.snapshot_epoch ({p.train.snapshot_epoch}) is beyond "
+                              f"runs.{name}.max_epochs ({run.max_epochs})")
     for name, target in p.smoothness.targets.items():
-        if target.run not in p.runs:
-            raise ConfigError(
-                f"{source}: smoothness.targets.{name}.run is {target.run!r}, which is not in runs"
-            )
-    if p.mislabel.run not in p.runs:
-        raise ConfigError(f"{source}: mislabel.run {p.mislabel.run!r} is not in runs")
-    for key in ("rates", "retrain"):
-        for rate in getattr(p.mislabel, key):
-            if not 0.0 <= rate <= 1.0:
-                raise ConfigError(f"{source}: mislabel.{key} holds {rate}; rates are fractions in [0, 1]")
-    if not p.mislabel.seeds:
-        raise ConfigError(f"{source}: mislabel.seeds is empty; give at least one seed, e.g. [0]")
+        need(target.run, p.runs, f"smoothness.targets.{name}.run", "runs")
+    need(p.mislabel.run, p.runs, "mislabel.run", "runs")
     for key in ("run", "baseline"):
         name = getattr(p.overfit, key)
         target = p.smoothness.targets.get(name)
@@ -284,15 +194,31 @@ def _check_references(p: Params, source: str) -> None:
                 "name with its final weights"
             )
     for target, runs in p.suggest.pairs.items():
-        if target not in p.smoothness.targets:
-            raise ConfigError(f"{source}: suggest.pairs key {target!r} is not a smoothness target")
+        need(target, p.smoothness.targets, "suggest.pairs key", "smoothness.targets")
         for run in runs:
-            if run not in p.runs:
-                raise ConfigError(f"{source}: suggest.pairs.{target} names unknown run {run!r}")
+            need(run, p.runs, f"suggest.pairs.{target}[]", "runs")
     for group, runs in p.report.seed_groups.items():
         for run in runs:
-            if run not in p.runs:
-                raise ConfigError(f"{source}: report.seed_groups.{group} names unknown run {run!r}")
+            need(run, p.runs, f"report.seed_groups.{group}[]", "runs")
+    for run in (*p.report.converge, *p.report.pruned):
+        need(run, p.runs, "report.converge/pruned entry", "runs")
+    for name in (*p.report.main_targets, *(t for pairs in p.report.overlays.values() for pair in pairs for t in pair)):
+        need(name, p.smoothness.targets, "report.main_targets/overlays entry", "smoothness.targets")
+
+
+def parse(raw: Any, source: str = "params.yaml") -> Params:
+    """Build Params from an already-loaded mapping, checking every key, type and reference."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as err:
+        hint = ""
+        if any(e["type"] == "float_type" and isinstance(e["input"], str) for e in err.errors()):
+            hint = " (YAML reads 5e-4 as a string: write 5.0e-4)"
+        raise ConfigError(f"{source}: {describe_errors(err)}{hint}") from None
+    _check_references(params, source)
+    return params
 
 
 def load(path: str | Path = PARAMS_FILE) -> Params:
@@ -308,9 +234,9 @@ def load(path: str | Path = PARAMS_FILE) -> Params:
 
 
 def as_dict(obj: Any) -> Any:
-    """A config object as plain JSON-able containers (for provenance and fingerprints)."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    """Settings as plain JSON-able containers (for provenance and fingerprints)."""
+    if isinstance(obj, BaseModel):
+        return {name: as_dict(getattr(obj, name)) for name in type(obj).model_fields}
     if isinstance(obj, dict):
         return {k: as_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -1,13 +1,19 @@
-"""CIFAR-10 in one canonical, source-independent form, and the `fetch` command that builds it.
+"""The data tool: build the canonical CIFAR-10 folder from any source, and check it against data.dvc.
 
-The canonical folder (`data/`, tracked by data.dvc) holds, per split, uint8 images (N x 3 x 32 x 32),
-int64 labels and the original file names, rows sorted by file name, plus the class names. Sorting by
-name makes the official archive, its extracted folder and a folder of PNGs give byte-identical files,
-hence one DVC hash whatever the source.
+No stage imports this module (stages read data/ through replication.dataset), so a change here never
+reruns a training. The canonical folder holds, per split, uint8 images (N x 3 x 32 x 32), int64
+labels and the original file names, rows sorted by file name, plus the class names. Sorting by name
+makes the official archive, its extracted folder and a folder of PNGs give byte-identical files,
+hence one DVC hash whatever the source. Pickles are read with an unpickler that can only build
+numpy arrays and plain containers, so a crafted file cannot run code.
 
     python -m replication.data fetch                 # download the official archive (md5-checked)
     python -m replication.data fetch --from PATH     # archive, cifar-10-batches-py folder or PNG tree
     python -m replication.data check                 # compare data/ with data.dvc
+
+A new folder is built beside data/ and checked against data.dvc before it replaces the old one
+(`--replace` accepts data that differs); an interrupted fetch leaves a `.data.*` folder, which the
+next fetch removes.
 """
 
 from __future__ import annotations
@@ -27,32 +33,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from replication.io import dumps_json, file_md5
+from replication.dataset import CLASSES, FETCH_HINT, SPLITS, DataError
+from replication.files import dumps_json, file_md5
 
-CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
-SPLITS = {"train": 50_000, "test": 10_000}
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 BATCH_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 DEFAULT_ROOT = Path("data")
 DVC_FILE = Path("data.dvc")
-
-FETCH_HINT = (
-    "Build it with `python -m replication.data fetch` (downloads the official archive) or, "
-    "offline, `python -m replication.data fetch --from PATH`, where PATH is the official "
-    "cifar-10-python.tar.gz, an extracted cifar-10-batches-py folder (e.g. "
-    "../shared/data/cifar-10-batches-py), or a folder of PNGs laid out as "
-    "train/<class>/*.png and test/<class>/*.png."
-)
-
-
-class DataError(ValueError):
-    """Input that cannot become the canonical dataset; the message says what to do."""
-
 
 @dataclass(frozen=True)
 class Split:
@@ -86,12 +75,32 @@ def _check_split(split: Split, name: str, source: str, expected: int | None) -> 
         raise DataError(f"{source}: {name} has {n} images; CIFAR-10 has {expected}")
 
 
+# What the official pickles (and numpy's own pickling) need; nothing that can run code.
+SAFE_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Builds plain containers and numpy arrays only; any other global is refused before it loads."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise DataError(f"refuses to load {module}.{name}: a CIFAR-10 pickle holds only arrays and lists "
+                            "(the file may be crafted to run code; it was not executed)")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
-            raw = pickle.load(f, encoding="bytes")
+            raw = _SafeUnpickler(f, encoding="bytes").load()
     except FileNotFoundError:
         raise DataError(f"{path}: missing; a cifar-10-batches-py folder has {_all_batch_names()}") from None
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None
     except Exception as err:  # truncated or corrupt files raise many different types
         raise DataError(f"{path}: not a readable CIFAR-10 pickle ({type(err).__name__}: {err})") from err
     if not isinstance(raw, dict):
@@ -130,8 +139,12 @@ def read_batches_folder(folder: Path) -> dict[str, Split]:
                     f"{path}: {data.shape[0]} images but {len(batch['labels'])} labels and "
                     f"{len(batch['filenames'])} file names"
                 )
+            raw_labels = np.asarray(batch["labels"])
+            if raw_labels.ndim != 1 or not np.issubdtype(raw_labels.dtype, np.integer):
+                raise DataError(f"{path}: 'labels' must be a list of integer class indices, got "
+                                f"{raw_labels.dtype} values such as {raw_labels.ravel()[:3].tolist()}")
             images.append(data.reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(batch["labels"], dtype=np.int64))
+            labels.append(raw_labels.astype(np.int64))
             filenames += [f.decode() if isinstance(f, bytes) else str(f) for f in batch["filenames"]]
         splits[split] = Split(np.concatenate(images), np.concatenate(labels), tuple(filenames))
     return splits
@@ -224,8 +237,20 @@ def canonicalize(splits: dict[str, Split], source: str, full: bool = True) -> di
     return out
 
 
-def write_canonical(splits: dict[str, Split], root: Path) -> None:
-    """Write the canonical folder atomically: built beside `root`, then swapped in."""
+def remove_leftovers(root: Path) -> list[Path]:
+    """Delete `.ROOT.*` folders that an interrupted fetch left beside `root`; returns them."""
+    root = Path(root)
+    stale = [p for p in root.parent.glob(f".{root.name}.*") if p.is_dir()]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
+def write_canonical(splits: dict[str, Split], root: Path, expected: str | None = None) -> None:
+    """Write the canonical folder atomically: built beside `root`, checked, then swapped in.
+
+    With `expected` (a DVC directory hash), a folder with another hash is refused and `root` is kept.
+    """
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
@@ -236,6 +261,13 @@ def write_canonical(splits: dict[str, Split], root: Path) -> None:
             np.save(tmp / f"{name}_labels.npy", split.labels, allow_pickle=False)
             (tmp / f"{name}_filenames.txt").write_text("".join(f"{n}\n" for n in split.filenames))
         (tmp / "classes.json").write_text(dumps_json({"classes": list(CLASSES)}))
+        got = dvc_dir_hash(tmp) if expected else None
+        if expected and got != expected:
+            raise DataError(
+                f"the new data has hash {got}, but data.dvc records {expected}: the pixels, labels or file "
+                f"names differ from the committed dataset. {root}/ was left as it was. Use a copy of the "
+                "official CIFAR-10, or pass --replace to use this data anyway (results will not be comparable)."
+            )
         old = None
         if root.exists():
             old = root.with_name(f".{root.name}.old")
@@ -287,26 +319,6 @@ def check(root: Path = DEFAULT_ROOT, dvc_file: Path = DVC_FILE) -> tuple[bool, s
     )
 
 
-def require(root: Path = DEFAULT_ROOT) -> Path:
-    """Return `root` if it holds the canonical dataset, else raise with the fetch command."""
-    root = Path(root)
-    missing = [
-        f"{s}_{k}" for s in SPLITS for k in ("images.npy", "labels.npy", "filenames.txt")
-        if not (root / f"{s}_{k}").exists()
-    ]
-    if missing:
-        raise DataError(f"{root}/ has no canonical CIFAR-10 (missing {missing[0]}). {FETCH_HINT}")
-    return root
-
-
-def load_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images (uint8, memory-mapped) and labels of one canonical split."""
-    root = require(root)
-    images = np.load(root / f"{split}_images.npy", mmap_mode="r")
-    labels = np.load(root / f"{split}_labels.npy")
-    return images, labels
-
-
 # --------------------------------------------------------------------------- fetch
 
 
@@ -333,19 +345,36 @@ def fetch(
     source: Path | None = None,
     root: Path = DEFAULT_ROOT,
     url: str = OFFICIAL_URL,
-    md5: str = OFFICIAL_MD5,
+    md5: str | None = None,
     full: bool = True,
+    replace: bool = False,
+    dvc_file: Path = DVC_FILE,
 ) -> None:
-    """Build the canonical `root` from `source` (or a download); nothing is written on error."""
+    """Build the canonical `root` from `source` (or a download); nothing is replaced on error.
+
+    `md5` checks an archive (a download is always checked, against the official md5 by default);
+    unless `replace`, data whose hash differs from `dvc_file`'s is refused before it replaces `root`.
+    """
+    for path in remove_leftovers(root):
+        print(f"removed {path}, left by an interrupted fetch")
     if source is None:
         with tempfile.TemporaryDirectory() as tmp:
-            archive = download(url, md5, Path(tmp))
+            archive = download(url, md5 or OFFICIAL_MD5, Path(tmp))
             splits = read_archive(archive)
             label = url
     else:
-        splits = read_source(Path(source))
+        source = Path(source)
+        if md5 is not None:
+            if not source.is_file():
+                raise DataError(f"--md5 checks an archive file; {source} is a folder")
+            got = file_md5(source)
+            if got != md5:
+                raise DataError(f"{source}: md5 is {got}, expected {md5} (--md5); the archive is not the one "
+                                "you meant. Nothing was changed.")
+        splits = read_source(source)
         label = str(source)
-    write_canonical(canonicalize(splits, label, full=full), root)
+    expected = None if replace or not full else expected_hash(dvc_file)
+    write_canonical(canonicalize(splits, label, full=full), root, expected)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,8 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--from", dest="source", type=Path, help="archive, batches folder or PNG tree")
     f.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="canonical folder (default data)")
     f.add_argument("--url", default=OFFICIAL_URL, help=argparse.SUPPRESS)
-    f.add_argument("--md5", default=OFFICIAL_MD5, help=argparse.SUPPRESS)
+    f.add_argument("--md5", default=None, help="expected md5 of the archive (default: the official one for "
+                   "downloads, none for --from)")
     f.add_argument("--any-size", action="store_true", help="accept other sizes than 50,000/10,000")
+    f.add_argument("--replace", action="store_true", help="replace data/ even if the result differs from data.dvc")
     c = sub.add_parser("check", help="compare data/ with data.dvc")
     c.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     e = sub.add_parser("ensure", help="download data/ if it is missing, then check it (make repro)")
@@ -365,14 +396,19 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "ensure" and not args.root.is_dir():
         print(f"{args.root}/ is missing; downloading the official archive")
-        args.command, args.source, args.url, args.md5, args.any_size = "fetch", None, OFFICIAL_URL, OFFICIAL_MD5, False
+        args.command, args.source, args.url, args.md5 = "fetch", None, OFFICIAL_URL, None
+        args.any_size = args.replace = False
     if args.command == "fetch":
         start = time.perf_counter()
         try:
-            fetch(args.source, args.root, args.url, args.md5, full=not args.any_size)
+            fetch(args.source, args.root, args.url, args.md5, full=not args.any_size, replace=args.replace)
         except DataError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            remove_leftovers(args.root)
+            print(f"interrupted; {args.root}/ was left as it was", file=sys.stderr)
+            return 130
         print(f"wrote {args.root}/ in {time.perf_counter() - start:.1f} s")
     ok, message = check(args.root)
     print(message, file=sys.stdout if ok else sys.stderr)

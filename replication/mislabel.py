@@ -11,36 +11,23 @@ over `mislabel.seeds` (forest seed = preset seed + shuffle seed), so the spread 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
 
 import numpy as np
 
-from replication import cli, features, runtime, smoothness, train, wavelets
 from replication import config as cfg
-from replication.io import write_json
-
-RESULTS = Path("results/mislabel")
-
-
-def shuffle_labels(labels: np.ndarray, rate: float, seed: int) -> np.ndarray:
-    """Labels with a seeded random `rate` fraction of rows permuted among themselves."""
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"mislabel rate {rate} is outside [0, 1]")
-    rng = np.random.default_rng(seed)
-    rows = rng.permutation(len(labels))[: int(np.floor(rate * len(labels)))]
-    out = labels.copy()
-    out[rows] = labels[rng.permutation(rows)]
-    return out
+from replication import dataset, features, layout, runtime, training, wavelets
+from replication.errors import run_main
+from replication.estimator import Estimator, estimator
+from replication.files import write_json
 
 
-def run(rep: np.ndarray, labels: np.ndarray, rate: float, est: wavelets.Estimator, seeds: tuple[int, ...],
-        n_jobs: int = 1, progress: bool = False) -> dict:
+def alpha_under_shuffles(rep: np.ndarray, labels: np.ndarray, rate: float, est: Estimator,
+                         seeds: tuple[int, ...], n_jobs: int = 1, progress: bool = False) -> dict:
     """Alpha at one rate for every seed, with mean and spread."""
     per_seed = []
     for seed in seeds:
-        noisy = shuffle_labels(labels, rate, seed)
-        result = wavelets.besov_alpha(rep, noisy, dataclasses.replace(est, seed=est.seed + seed),
+        noisy = dataset.shuffle_labels(labels, rate, seed)
+        result = wavelets.besov_alpha(rep, noisy, est.model_copy(update={"seed": est.seed + seed}),
                                       n_jobs=n_jobs, progress=progress, desc=f"rate {rate} seed {seed}",
                                       n_classes=10)
         per_seed.append({"seed": seed, "alpha": result.alpha, "r2": result.r2,
@@ -68,18 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         raise cfg.ConfigError(f"params.yaml: preset {args.preset!r} / rate {args.rate} not in mislabel.presets "
                               f"{ml.presets} / mislabel.rates {ml.rates}")
     device = runtime.setup(params.base)
-    model = train.load_weights(params, ml.run, ml.weights, device)
-    images, labels = smoothness.training_images(params.data, params.smoothness.limit_samples)
+    model = training.trained_network(params, ml.run, ml.weights, device)
+    images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)
     rep = features.representation(model, images, ml.layer)
-    est = wavelets.estimator(args.preset)
-    out = run(rep, labels, args.rate, est, ml.seeds, params.smoothness.n_jobs, progress=True)
+    out = alpha_under_shuffles(rep, labels, args.rate, estimator(args.preset), ml.seeds, params.smoothness.n_jobs,
+                               progress=True)
     out.update({"preset": args.preset, "run": ml.run, "weights": ml.weights, "layer": ml.layer,
                 "n_samples": len(labels)})
-    write_json(RESULTS / args.preset / f"{args.rate}.json", out)
+    write_json(layout.mislabel(args.preset, args.rate), out)
     print(f"{args.preset} rate {args.rate}: alpha {out['alpha_mean']:.5f} +- {out['alpha_std']:.5f} "
           f"over {len(ml.seeds)} seeds; {out['changed_mean']:.1%} of labels changed")
     return 0
 
 
 if __name__ == "__main__":
-    cli.main(main)
+    run_main(main)

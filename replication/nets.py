@@ -15,20 +15,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from replication.config import NetworkConfig
+from replication.config import Activation, NetworkConfig
+from replication.errors import UserError
 
 IMAGE_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
 Record = Callable[[str, torch.Tensor], None] | None
 
 
-class SpecError(ValueError):
+def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The torch function of an activation named in config.Activation (torch.relu, torch.tanh)."""
+    return getattr(torch, name)
+
+
+class SpecError(UserError, ValueError):
     """A network spec that cannot be built; names the network and the layer."""
 
 
@@ -62,7 +68,7 @@ class Stem(nn.Module):
             raise SpecError(f"{where}: a stem must be the first layer (input {IMAGE_SHAPE})")
         (self.name, width), = spec.convs
         self.conv = nn.Conv2d(shape[0], width, 4, stride=2, padding=1, bias=False)
-        self.act = ACTIVATIONS[act]
+        self.act = _activation(act)
         self.probe_name = f"{self.name}_{act}"
         self.out_shape = (width, shape[1] // 2, shape[2] // 2)
         self.probes = [(self.probe_name, self.out_shape)]
@@ -81,7 +87,7 @@ class Plain(nn.Module):
         super().__init__()
         if not spec.convs:
             raise SpecError(f"{where}: a plain layer needs at least one NAME:WIDTH")
-        self.act = ACTIVATIONS[act]
+        self.act = _activation(act)
         self.convs = nn.ModuleList()
         self.probe_names = []
         channels = shape[0]
@@ -142,7 +148,7 @@ class AvgPool(nn.Module):
         super().__init__()
         if spec.convs:
             raise SpecError(f"{where}: avgpool takes no NAME:WIDTH")
-        self.act = ACTIVATIONS[act]
+        self.act = _activation(act)
         self.out_shape = (shape[0], shape[1] // 2, shape[2] // 2)
         self.probes = [("avpool", self.out_shape)]
 
@@ -164,7 +170,7 @@ class Linear(nn.Module):
         (self.name, width), = spec.convs
         if width != NUM_CLASSES:
             raise SpecError(f"{where}: linear has {width} outputs; CIFAR-10 has {NUM_CLASSES} classes")
-        self.act = ACTIVATIONS[act] if activate_input else None
+        self.act = _activation(act) if activate_input else None
         features = shape[0] * shape[1] * shape[2]
         self.fc = nn.Linear(features, width)
         self.out_shape = (width,)
@@ -200,7 +206,7 @@ class Network(nn.Module):
         self.specs: list[LayerSpec] = []
         shape: tuple[int, ...] = IMAGE_SHAPE
         pre_activation = True
-        if config.activation not in ACTIVATIONS:
+        if config.activation not in get_args(Activation):
             raise SpecError(f"network {name}: unknown activation {config.activation!r}")
         for i, text in enumerate(config.layers):
             where = f"network {name}, layer {i + 1} ({text!r})"
@@ -241,7 +247,7 @@ class Network(nn.Module):
         known = {p for p, _ in self.probes}
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise KeyError(f"network {self.name} has no probe {unknown[0]!r}; probes: {sorted(known)}")
+            raise SpecError(f"network {self.name} has no probe {unknown[0]!r}; probes: {sorted(known)}")
         wanted = set(names)
         out: dict[str, torch.Tensor] = {}
 

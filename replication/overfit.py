@@ -6,13 +6,10 @@ smoothness@<overfit.run>; this stage gathers them beside the baseline's into one
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from replication import cli
 from replication import config as cfg
-from replication.io import read_csv, read_json, write_json
-
-OUT = Path("results/overfit/summary.json")
+from replication import layout
+from replication.errors import run_main
+from replication.files import write_json
 
 
 def compare(long_alphas: list[dict], base_alphas: list[dict]) -> list[dict]:
@@ -29,11 +26,11 @@ def main() -> int:
     params = cfg.load()
     long_run, baseline = params.overfit.run, params.overfit.baseline
     base_run = baseline
-    long_metrics = read_json(Path("results/train") / long_run / "metrics.json")
-    base_metrics = read_json(Path("results/train") / base_run / "metrics.json")
-    history = read_csv(Path("results/train") / long_run / "history.csv")
-    layers = compare(read_json(Path("results/smoothness") / long_run / "alphas.json")["layers"],
-                     read_json(Path("results/smoothness") / baseline / "alphas.json")["layers"])
+    long_metrics = layout.need(layout.train_metrics(long_run), f"train@{long_run}")
+    base_metrics = layout.need(layout.train_metrics(base_run), f"train@{base_run}")
+    history = layout.need(layout.history(long_run), f"train@{long_run}")
+    layers = compare(layout.need(layout.alphas_json(long_run), f"smoothness@{long_run}")["layers"],
+                     layout.need(layout.alphas_json(baseline), f"smoothness@{baseline}")["layers"])
     best = min(history, key=lambda h: float(h["val_loss"]))
     conv = [row for row in layers if row["layer"].startswith("conv") and row["difference"] is not None]
     summary = {
@@ -45,7 +42,7 @@ def main() -> int:
         "conv_layers_lower": sum(row["difference"] < 0 for row in conv), "conv_layers": len(conv),
         "layers": layers,
     }
-    write_json(OUT, summary)
+    write_json(layout.OVERFIT, summary)
     fc1 = layers[-1]
     print(f"overfit: test accuracy {summary['test_accuracy']:.4f} vs {summary['baseline_test_accuracy']:.4f}; "
           f"fc1 alpha {fc1['overfit']:.4f} vs {fc1['baseline']:.4f}; "
@@ -54,4 +51,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    cli.main(main)
+    run_main(main)

@@ -1,15 +1,14 @@
-"""Torch runtime set-up shared by the stages: device, threads, determinism, normalised data."""
+"""Torch runtime set-up shared by the stages: device, threads, determinism, memory layout, batch order."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from replication import data as cifar
-from replication.config import BaseConfig, DataConfig
+from replication.config import BaseConfig
+from replication.errors import UserError
 
 
 def setup(base: BaseConfig) -> torch.device:
@@ -23,55 +22,13 @@ def setup(base: BaseConfig) -> torch.device:
     if base.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if base.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("params.yaml base.device is 'cuda' but no CUDA device is visible; use 'auto'")
+        raise UserError("params.yaml base.device is 'cuda' but no CUDA device is visible; use 'auto'")
     return torch.device(base.device)
 
 
-def normalise(images: np.ndarray, cfg: DataConfig) -> torch.Tensor:
-    """uint8 N x 3 x 32 x 32 -> float32 (x / 255 - mean) / std, as the original transform."""
-    x = torch.from_numpy(np.array(images, dtype=np.uint8)).float().div_(255.0)
-    mean = torch.tensor(cfg.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(cfg.std, dtype=torch.float32).view(1, 3, 1, 1)
-    return x.sub_(mean).div_(std)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Normalised training and test tensors, and the seeded train/validation split."""
-
-    x_train_all: torch.Tensor  # all training rows (canonical order), normalised
-    y_train_all: torch.Tensor
-    train_idx: torch.Tensor  # rows used for gradient steps
-    val_idx: torch.Tensor  # rows used for early stopping
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-def split_indices(n: int, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded permutation of the n training rows: first val_size validate, the rest train."""
-    if not 0 < cfg.val_size < n:
-        raise ValueError(f"params.yaml data.val_size is {cfg.val_size}; it must be between 1 and {n - 1}")
-    perm = np.random.default_rng(cfg.split_seed).permutation(n)
-    return perm[cfg.val_size:], perm[: cfg.val_size]
-
-
-def load_dataset(cfg: DataConfig, device: torch.device | str = "cpu") -> Dataset:
-    """Load the canonical arrays, normalise them and move them to `device` once."""
-    x_train, y_train = cifar.load_split(cfg.root, "train")
-    x_test, y_test = cifar.load_split(cfg.root, "test")
-    if cfg.limit_train:
-        x_train, y_train = x_train[: cfg.limit_train], y_train[: cfg.limit_train]
-    if cfg.limit_test:
-        x_test, y_test = x_test[: cfg.limit_test], y_test[: cfg.limit_test]
-    train_idx, val_idx = split_indices(len(y_train), cfg)
-    return Dataset(
-        normalise(x_train, cfg).to(device),
-        torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device),
-        torch.from_numpy(train_idx).to(device),
-        torch.from_numpy(val_idx).to(device),
-        normalise(x_test, cfg).to(device),
-        torch.from_numpy(np.asarray(y_test, dtype=np.int64)).to(device),
-    )
+def memory_layout(base: BaseConfig) -> torch.memory_format:
+    """NHWC (channels_last) or the default NCHW layout for conv inputs and weights."""
+    return torch.channels_last if base.channels_last else torch.contiguous_format
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 
@@ -17,8 +18,8 @@ class AsCoded:
 
     A train-loss gate first: validation is ignored until the train loss has fallen, epoch over
     epoch, `gate_patience` times in a row (with a steadily falling loss the gate opens at epoch 6).
-    From then on: a validation loss strictly above the best counts towards `patience`, anything
-    else (<= best) becomes the new checkpoint.
+    From then on: a validation loss strictly above the best (or NaN) counts towards `patience`,
+    anything else (<= best) becomes the new checkpoint.
     """
 
     patience: int
@@ -38,7 +39,8 @@ class AsCoded:
         return self._validate(val_loss)
 
     def _validate(self, val_loss: float) -> Decision:
-        if self.best is not None and val_loss > self.best:
+        # a NaN validation loss is never an improvement (it compares False with everything)
+        if math.isnan(val_loss) or (self.best is not None and val_loss > self.best):
             self.count += 1
             return Decision(save=False, stop=self.count >= self.patience)
         self.best, self.count = val_loss, 0
@@ -77,7 +79,7 @@ RULES = {"as_coded": AsCoded, "patience": Patience, "none": NoStop}
 
 def make(rule: str, patience: int, gate_patience: int, state: dict | None = None):
     """A fresh rule, or one restored from `state`."""
-    if rule not in RULES:
+    if rule not in RULES:  # params are validated against RULES; this guards direct callers
         raise ValueError(f"unknown stopping rule {rule!r}; known: {', '.join(RULES)}")
     obj = RULES[rule](patience=patience, gate_patience=gate_patience)
     for key, value in (state or {}).items():

@@ -7,13 +7,10 @@ modified networks that were actually trained and their test accuracies.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from replication import cli
 from replication import config as cfg
-from replication.io import read_json, write_json
-
-OUT = Path("results/suggestions.json")
+from replication import layout
+from replication.errors import run_main
+from replication.files import write_json
 
 
 def alpha_drops(layers: list[tuple[str, float]], min_drop: float = 0.0) -> list[dict]:
@@ -28,29 +25,31 @@ def alpha_drops(layers: list[tuple[str, float]], min_drop: float = 0.0) -> list[
     return drops
 
 
+def modified(params: cfg.Params, run: str) -> dict:
+    """A modified network that was trained: its layers and test accuracy."""
+    network = params.run_config(run).network
+    metrics = layout.need(layout.train_metrics(run), f"train@{run}")
+    return {"run": run, "network": network, "title": params.network_config(network).title,
+            "layers": list(params.network_config(network).layers),
+            "test_accuracy": metrics["test_accuracy"], "params": metrics["params"]}
+
+
 def main() -> int:
     params = cfg.load()
     out = {}
     for target, runs in params.suggest.pairs.items():
-        alphas = read_json(Path("results/smoothness") / target / "alphas.json")
-        base_run = params.target(target).run
-        base = read_json(Path("results/train") / base_run / "metrics.json")
+        alphas = layout.need(layout.alphas_json(target), f"smoothness@{target}")
+        base_run = params.target_config(target).run
+        base = layout.need(layout.train_metrics(base_run), f"train@{base_run}")
         layers = [(row["layer"], row["alpha"]) for row in alphas["layers"]]
         out[target] = {
             "run": base_run,
             "test_accuracy": base["test_accuracy"],
             "params": base["params"],
             "drops": alpha_drops(layers, params.suggest.min_drop),
-            "modified": [
-                {"run": run, "network": params.run(run).network,
-                 "title": params.network(params.run(run).network).title,
-                 "layers": list(params.network(params.run(run).network).layers),
-                 **{k: read_json(Path("results/train") / run / "metrics.json")[k]
-                    for k in ("test_accuracy", "params")}}
-                for run in runs
-            ],
+            "modified": [modified(params, run) for run in runs],
         }
-    write_json(OUT, out)
+    write_json(layout.SUGGESTIONS, out)
     for target, info in out.items():
         dropped = ", ".join(f"{d['layer']} (-{d['drop']:.4f})" for d in info["drops"]) or "none"
         print(f"{target}: alpha falls at {dropped}")
@@ -58,4 +57,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    cli.main(main)
+    run_main(main)

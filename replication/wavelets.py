@@ -27,80 +27,9 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from tqdm import tqdm
 
+from replication.estimator import PRESETS, Estimator, EstimatorError, estimator, max_features_arg
 
-@dataclass(frozen=True)
-class Estimator:
-    """Every choice that moves alpha (see PRESETS for the named combinations)."""
-
-    n_trees: int = 10  # trees in the forest
-    max_features: str = "all"  # candidates per split: "all", "sqrt" or a fraction such as "0.5"
-    max_depth: int = 0  # 0 = grow until leaves are pure
-    bootstrap: bool = True  # bootstrap sample of N rows per tree (sklearn's default)
-    seed: int = 21  # forest random_state
-    drop_last_label: bool = True  # one-hot labels without the last column (class 9 = zero vector)
-    root_bug: bool = True  # the original's norm |C - 2 C_root| for the two children of each root
-    norm: str = "volume"  # "volume" (box volume in the unit cube) or "empirical" (sample fraction)
-    m_start: int = 2  # first M of the grid
-    m_stop: int = 1000  # grid end (exclusive)
-    m_step: int = 10  # grid step
-    x_offset: int = -1  # abscissa = M + x_offset (the original logged M - 1)
-    error: str = "squared"  # "squared": fit mean squared residual norm (original); "l2": its root
-
-
-PRESETS: dict[str, Estimator] = {
-    # The original code's behaviour: all features per split ('auto' meant all for regressors).
-    "as_run": Estimator(max_features="all"),
-    # The same with sqrt(features) per split, as the report states; the pipeline default.
-    "as_reported": Estimator(max_features="sqrt"),
-    # Quirks fixed: true root-children norms, all 10 label columns, x = M, alpha of the L2 error.
-    "corrected": Estimator(
-        max_features="sqrt", drop_last_label=False, root_bug=False, x_offset=0, error="l2"
-    ),
-    # corrected, with norms weighted by the fraction of samples in a node instead of its volume.
-    "corrected_empirical": Estimator(
-        max_features="sqrt", drop_last_label=False, root_bug=False, x_offset=0, error="l2",
-        norm="empirical",
-    ),
-}
-
-
-class EstimatorError(ValueError):
-    """Input the estimator cannot use; the message says which and what to do."""
-
-
-def estimator(preset: str, overrides: dict | None = None) -> Estimator:
-    """The named preset with `overrides` applied; unknown names or fields fail clearly."""
-    if preset not in PRESETS:
-        raise EstimatorError(f"unknown estimator preset {preset!r}; known: {', '.join(PRESETS)}")
-    base = PRESETS[preset]
-    fields = {f.name: f.type for f in dataclasses.fields(Estimator)}
-    for key, value in (overrides or {}).items():
-        if key not in fields:
-            raise EstimatorError(f"unknown estimator field {key!r}; fields: {', '.join(fields)}")
-        expected = type(getattr(base, key))
-        if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-            raise EstimatorError(f"estimator field {key!r} must be {expected.__name__}, got {value!r}")
-    est = dataclasses.replace(base, **(overrides or {}))
-    if est.norm not in ("volume", "empirical"):
-        raise EstimatorError(f"estimator norm must be 'volume' or 'empirical', got {est.norm!r}")
-    if est.error not in ("squared", "l2"):
-        raise EstimatorError(f"estimator error must be 'squared' or 'l2', got {est.error!r}")
-    _max_features(est.max_features)
-    return est
-
-
-def _max_features(value: str) -> str | float | None:
-    if value == "all":
-        return None
-    if value == "sqrt":
-        return "sqrt"
-    try:
-        fraction = float(value)
-    except ValueError:
-        fraction = -1.0
-    if not 0 < fraction <= 1:
-        raise EstimatorError(f"max_features must be 'all', 'sqrt' or a fraction in (0, 1], got {value!r}")
-    return fraction
+__all__ = ["PRESETS", "AlphaResult", "Estimator", "EstimatorError", "besov_alpha", "decompose", "estimator"]
 
 
 @dataclass
@@ -128,11 +57,15 @@ class AlphaResult:
 
 # --------------------------------------------------------------------------- inputs
 
+MAX_CLASSES = 1000  # one-hot targets are N x K float64: a stray huge label must not allocate exabytes
+
 
 def scale_features(features: np.ndarray) -> np.ndarray:
     """Per-feature min-max scaling to [0, 1] as float32; constant features become 0."""
-    if features.ndim != 2:
+    if features.ndim != 2 or 0 in features.shape:
         raise EstimatorError(f"features must be a 2-D array (samples x features), got shape {features.shape}")
+    if not (np.issubdtype(features.dtype, np.number) or features.dtype == np.bool_):
+        raise EstimatorError(f"features must be numbers, got dtype {features.dtype}")
     out = np.empty(features.shape, dtype=np.float32)
     chunk = max(1, (1 << 26) // max(1, features.shape[0]))  # ~256 MB of float64 at a time
     for start in range(0, features.shape[1], chunk):
@@ -154,11 +87,20 @@ def scale_features(features: np.ndarray) -> np.ndarray:
 def one_hot(labels: np.ndarray, n_samples: int, drop_last: bool, n_classes: int | None = None) -> np.ndarray:
     """One-hot float64 targets (without the last column when `drop_last`)."""
     labels = np.asarray(labels)
-    if labels.ndim != 1 or len(labels) != n_samples:
+    if n_samples == 0 or labels.size == 0:
+        raise EstimatorError("no samples: alpha needs features and labels with at least two rows")
+    if labels.ndim != 1:
+        raise EstimatorError(f"labels must be a 1-D array of class indices, got shape {labels.shape}")
+    if len(labels) != n_samples:
         raise EstimatorError(f"{len(labels)} labels for {n_samples} samples; they must match one to one")
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
         raise EstimatorError("labels must be non-negative integers (class indices)")
     k = int(n_classes or labels.max() + 1)
+    if labels.max() >= k or k > MAX_CLASSES:
+        raise EstimatorError(f"labels must be class indices 0..K-1 with K at most {n_classes or MAX_CLASSES}; "
+                             f"the largest is {int(labels.max())}")
+    if len(np.unique(labels)) < 2:
+        raise EstimatorError("the labels hold a single class; alpha needs at least two classes")
     y = np.eye(k)[labels]
     return y[:, :-1] if drop_last else y
 
@@ -239,7 +181,7 @@ def fit_forest(x: np.ndarray, y: np.ndarray, est: Estimator, n_jobs: int = 1, pr
                desc: str = "forest") -> RandomForestRegressor:
     """Grow the forest a few trees at a time (warm start gives the same trees as one fit)."""
     forest = RandomForestRegressor(
-        n_estimators=0, criterion="squared_error", max_features=_max_features(est.max_features),
+        n_estimators=0, criterion="squared_error", max_features=max_features_arg(est.max_features),
         max_depth=est.max_depth or None, bootstrap=est.bootstrap, random_state=est.seed,
         n_jobs=n_jobs, warm_start=True,
     )
@@ -254,7 +196,7 @@ def fit_forest(x: np.ndarray, y: np.ndarray, est: Estimator, n_jobs: int = 1, pr
 
 def grid(est: Estimator, n_wavelets: int) -> list[int]:
     """M values of the curve (those not beyond the number of wavelets)."""
-    return [m for m in range(est.m_start, est.m_stop, est.m_step) if m <= n_wavelets]
+    return list(range(est.m_start, min(est.m_stop, n_wavelets + 1), est.m_step))
 
 
 def error_curve(y: np.ndarray, leaves: np.ndarray, wavelets: list[TreeWavelets], order: np.ndarray,
@@ -349,7 +291,7 @@ def besov_alpha(features: np.ndarray, labels: np.ndarray, est: Estimator, n_jobs
         mse=(e / dec.y.shape[1]).tolist(),
         tree_nodes=[len(w.coef) for w in dec.wavelets], tree_depths=[w.depth for w in dec.wavelets],
         zero_norms=int(sum(np.isneginf(w.log_norm).sum() for w in dec.wavelets)),
-        seconds=round(time.perf_counter() - started, 2), estimator=dataclasses.asdict(est),
+        seconds=round(time.perf_counter() - started, 2), estimator=est.model_dump(),
     )
 
 
@@ -364,14 +306,27 @@ def _parse_set(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise EstimatorError(f"--set expects key=value, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key] = value
         if key == "max_features":
             out[key] = str(out[key])
     return out
 
 
+def _load_npy(path: str, what: str, mmap: bool = False) -> np.ndarray:
+    """A .npy array without pickles, or an EstimatorError naming the file."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise EstimatorError(f"{path}: no such file ({what})") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise EstimatorError(f"{path}: not a readable .npy array of {what} ({type(err).__name__}: {err})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    from replication.io import dumps_json
+    from replication.files import dumps_json
 
     parser = argparse.ArgumentParser(prog="python -m replication.wavelets",
                                      description="Besov smoothness alpha of a representation.")
@@ -380,15 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="as_reported", choices=sorted(PRESETS))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an estimator field, e.g. --set n_trees=5")
-    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--n-jobs", type=int, default=1, help="forest fitting processes (>= 1)")
     parser.add_argument("--json", action="store_true", help="print a JSON object with the curve")
     args = parser.parse_args(argv)
     try:
+        if args.n_jobs < 1:
+            raise EstimatorError(f"--n-jobs must be at least 1, got {args.n_jobs}")
         est = estimator(args.preset, _parse_set(args.set))
-        features = np.load(args.features, mmap_mode="r")
-        labels = np.load(args.labels)
+        features = _load_npy(args.features, "features", mmap=True)
+        labels = _load_npy(args.labels, "labels")
         result = besov_alpha(features, labels, est, n_jobs=args.n_jobs, progress=not args.json)
-    except (EstimatorError, OSError, ValueError) as err:
+    except EstimatorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.json:

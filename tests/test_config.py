@@ -1,10 +1,9 @@
-"""params.yaml loads into typed objects; bad keys fail with the key's name."""
+"""params.yaml loads into frozen, validated settings; bad keys fail with the file, key, value and what is allowed."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+from pydantic import ValidationError
 
 from replication import config as cfg
 
@@ -13,9 +12,9 @@ def test_project_params_load():
     params = cfg.load()
     assert params.train.batch_size == 250
     assert params.data.val_size == 10000
-    assert params.network("resnet10_noavgpool").lr == pytest.approx(5.0e-4)
+    assert params.network_config("resnet10_noavgpool").lr == pytest.approx(5.0e-4)
     assert isinstance(params.data.mean, tuple)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         params.train.batch_size = 1
 
 
@@ -27,24 +26,40 @@ def test_unknown_key(raw):
 
 def test_missing_key(raw):
     del raw["data"]["split_seed"]
-    with pytest.raises(cfg.ConfigError, match=r"missing key 'data.split_seed' \(int\)"):
+    with pytest.raises(cfg.ConfigError, match=r"params.yaml: missing key 'data.split_seed'"):
         cfg.parse(raw)
 
 
 def test_float_written_without_dot_is_a_string(raw):
     raw["networks"]["resnet12"]["lr"] = "5e-4"  # what PyYAML makes of `lr: 5e-4`
-    with pytest.raises(cfg.ConfigError, match=r"networks.resnet12.lr' must be float, got str '5e-4'.*5.0e-4"):
+    message = r"networks.resnet12.lr' must be a valid number \(got '5e-4'\).*write 5.0e-4"
+    with pytest.raises(cfg.ConfigError, match=message):
         cfg.parse(raw)
 
 
 @pytest.mark.parametrize(
     "section, key, value, message",
     [
-        ("train", "batch_size", 2.5, "train.batch_size' must be int"),
-        ("train", "batch_size", True, "train.batch_size' must be int"),
-        ("base", "deterministic", "yes", "base.deterministic' must be bool"),
-        ("data", "mean", 0.5, "data.mean' must be tuple"),
-        ("base", "device", "tpu", "base.device' is 'tpu'; expected one of auto, cpu, cuda"),
+        ("train", "batch_size", 2.5, "train.batch_size' must be a valid integer"),
+        ("train", "batch_size", True, "train.batch_size' must be a valid integer"),
+        ("base", "deterministic", "yes", "base.deterministic' must be a valid boolean"),
+        ("data", "mean", 0.5, "data.mean' must be a valid tuple"),
+        ("base", "device", "tpu", "base.device' must be 'auto', 'cpu' or 'cuda' \\(got 'tpu'\\)"),
+        # sizes that used to slice from the end or reach torch
+        ("data", "limit_train", -5, "data.limit_train' must be greater than or equal to 0 \\(got -5\\)"),
+        ("smoothness", "limit_samples", -49000, "smoothness.limit_samples' must be greater than or equal to 0"),
+        ("train", "batch_size", 0, "train.batch_size' must be greater than or equal to 1"),
+        ("train", "eval_batch_size", -1, "train.eval_batch_size' must be greater than or equal to 1"),
+        ("train", "patience", 0, "train.patience' must be greater than or equal to 1"),
+        ("base", "threads", -2, "base.threads' must be greater than or equal to 0"),
+        ("smoothness", "n_jobs", 0, "smoothness.n_jobs' must be greater than or equal to 1"),
+        ("data", "val_size", 0, "data.val_size' must be greater than or equal to 1"),
+        ("data", "mean", [0.5, 0.5], "data.mean': must hold 3 values, one per colour channel, not 2"),
+        ("data", "std", [1.0, 0.0, 1.0], "data.std': every std must be positive"),
+        ("smoothness", "preset", "nope", "smoothness.preset' must be 'as_run', 'as_reported', 'corrected'"),
+        ("smoothness", "overrides", {"n_trees": 0}, "smoothness.overrides': estimator settings: key 'n_trees' must"),
+        ("smoothness", "overrides", {"trees": 3}, "smoothness.overrides': unknown estimator field 'trees'"),
+        ("smoothness", "overrides", {"norm": "l1"}, "key 'norm' must be 'volume' or 'empirical'"),
     ],
 )
 def test_mistyped_keys(raw, section, key, value, message):
@@ -61,12 +76,13 @@ def test_references_are_checked(raw):
 
 def test_unknown_run_lists_known_ones():
     with pytest.raises(cfg.ConfigError, match="unknown name 'nope' in runs; known: .*resnet12"):
-        cfg.load().run("nope")
+        cfg.load().run_config("nope")
 
 
 def test_stopping_choice(raw):
     raw["runs"]["plain12"]["stopping"] = "early"
-    with pytest.raises(cfg.ConfigError, match="runs.plain12.stopping' is 'early'"):
+    message = "runs.plain12.stopping' must be 'as_coded', 'patience' or 'none' \\(got 'early'\\)"
+    with pytest.raises(cfg.ConfigError, match=message):
         cfg.parse(raw)
 
 
@@ -75,8 +91,26 @@ def test_retrain_is_off_by_default_and_checked(raw):
     del raw["mislabel"]["retrain"]
     assert cfg.parse(raw).mislabel.retrain == ()  # optional key
     raw["mislabel"]["retrain"] = [0.5, 1.2]
-    with pytest.raises(cfg.ConfigError, match=r"mislabel.retrain holds 1.2"):
+    with pytest.raises(cfg.ConfigError, match=r"mislabel.retrain.1' must be less than or equal to 1 \(got 1.2\)"):
         cfg.parse(raw)
     raw["mislabel"].update(retrain=[], seeds=[])
-    with pytest.raises(cfg.ConfigError, match=r"mislabel.seeds is empty"):
+    with pytest.raises(cfg.ConfigError, match=r"mislabel.seeds' .*at least 1 item"):
+        cfg.parse(raw)
+
+
+def test_one_table_of_choices():
+    """The stopping rules and presets params.yaml accepts are the ones the code implements."""
+    from typing import get_args
+
+    from replication import estimator, nets, stopping
+
+    assert set(get_args(cfg.StoppingRule)) == set(stopping.RULES)
+    assert set(get_args(estimator.PresetName)) == set(estimator.PRESETS)
+    for name in get_args(cfg.Activation):  # every accepted activation builds
+        nets._activation(name)
+
+
+def test_report_names_must_exist(raw):
+    raw["report"]["pruned"] = ["resnet11"]
+    with pytest.raises(cfg.ConfigError, match="report.converge/pruned entry is 'resnet11', which is not in runs"):
         cfg.parse(raw)

@@ -15,7 +15,8 @@ import pytest
 from synthetic import make_splits, write_archive, write_batches_folder, write_png_tree
 
 from replication import data as cifar
-from replication.io import file_md5
+from replication import dataset
+from replication.files import file_md5
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_three_formats_give_identical_canonical_files(tmp_path, splits):
         outputs[name] = snapshot(root)
         assert cifar.dvc_dir_hash(root) == cifar.dvc_dir_hash(tmp_path / "out_batches")
     assert outputs["batches"] == outputs["archive"] == outputs["png"]
-    images, labels = cifar.load_split(tmp_path / "out_png", "train")
+    images, labels = dataset.load_split(tmp_path / "out_png", "train")
     assert images.shape == (50, 3, 32, 32) and images.dtype == np.uint8
     assert labels.dtype == np.int64
     names = (tmp_path / "out_png" / "train_filenames.txt").read_text().split()
@@ -142,7 +143,7 @@ def test_truncated_archive(tmp_path, splits):
 
 def test_missing_data_names_fetch_command(tmp_path):
     with pytest.raises(cifar.DataError, match=r"python -m replication.data fetch --from PATH"):
-        cifar.require(tmp_path / "nothing")
+        dataset.require(tmp_path / "nothing")
 
 
 def test_check_compares_with_dvc_file(tmp_path, splits):
@@ -174,3 +175,67 @@ def test_committed_data_dvc_matches_shared_copy(tmp_path):
     subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     status = subprocess.run([dvc, "status", "data.dvc"], cwd=tmp_path, capture_output=True, text=True)
     assert status.returncode == 0 and "up to date" in status.stdout, status.stdout + status.stderr
+
+
+class _RunsCode:
+    """Unpickling this calls os.system: what a crafted batches.meta can do with plain pickle.load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_crafted_pickle_runs_no_code(tmp_path, splits):
+    folder = write_batches_folder(splits, tmp_path / "evil")
+    marker = tmp_path / "pwned"
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": _RunsCode(marker)}))
+    with pytest.raises(cifar.DataError, match=r"batches.meta: refuses to load (posix|os)\.system.*not executed"):
+        cifar.fetch(folder, tmp_path / "data", full=False)
+    assert not marker.exists() and not (tmp_path / "data").exists()
+
+
+def test_non_integer_labels_are_rejected(tmp_path, splits):
+    folder = write_batches_folder(splits, tmp_path / "floats")
+    path = folder / "data_batch_1"
+    batch = pickle.loads(path.read_bytes())
+    batch[b"labels"] = [float(v) + 0.7 for v in batch[b"labels"]]  # 2.7 used to become 2
+    path.write_bytes(pickle.dumps(batch))
+    with pytest.raises(cifar.DataError, match="data_batch_1: 'labels' must be a list of integer class indices"):
+        cifar.fetch(folder, tmp_path / "data", full=False)
+
+
+def test_other_data_never_replaces_the_committed_one(tmp_path, splits, monkeypatch):
+    """Data that passes every per-file check but differs from data.dvc is refused before the swap."""
+    monkeypatch.setattr(cifar, "SPLITS", {"train": 50, "test": 20})  # "full size" for the tiny splits
+    good = write_batches_folder(splits, tmp_path / "good")
+    root, dvc_file = tmp_path / "data", tmp_path / "data.dvc"
+    cifar.fetch(good, root, dvc_file=dvc_file)  # no data.dvc yet: nothing to compare with
+    dvc_file.write_text(f"outs:\n- md5: {cifar.dvc_dir_hash(root)}\n  path: data\n")
+    before = snapshot(root)
+    other = write_batches_folder(make_splits(n_train=50, n_test=20, seed=1), tmp_path / "other")
+    with pytest.raises(cifar.DataError, match="differ from the committed dataset. .*data/ was left as it was"):
+        cifar.fetch(other, root, dvc_file=dvc_file)
+    assert snapshot(root) == before and not list(tmp_path.glob(".data.*"))
+    cifar.fetch(good, root, dvc_file=dvc_file)  # the same data again is fine
+    cifar.fetch(other, root, dvc_file=dvc_file, replace=True)  # and --replace takes the other
+    assert snapshot(root) != before
+
+
+def test_md5_checks_a_local_archive(tmp_path, splits):
+    archive = write_archive(splits, tmp_path / "a" / "cifar-10-python.tar.gz")
+    cifar.fetch(archive, tmp_path / "data", md5=file_md5(archive), full=False)
+    with pytest.raises(cifar.DataError, match=r"md5 is .*expected 0{32} \(--md5\)"):
+        cifar.fetch(archive, tmp_path / "data", md5="0" * 32, full=False)
+    with pytest.raises(cifar.DataError, match="--md5 checks an archive file"):
+        cifar.fetch(archive.parent.parent / "staging", tmp_path / "data", md5="0" * 32, full=False)
+
+
+def test_leftovers_of_an_interrupted_fetch_are_removed(tmp_path, splits, capsys):
+    (tmp_path / ".data.k3j2h1").mkdir()
+    (tmp_path / ".data.k3j2h1" / "train_images.npy").write_bytes(b"half")
+    cifar.fetch(write_batches_folder(splits, tmp_path / "b"), tmp_path / "data", full=False)
+    assert not list(tmp_path.glob(".data.*")) and "left by an interrupted fetch" in capsys.readouterr().out

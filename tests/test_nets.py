@@ -32,11 +32,11 @@ def params():
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_parameter_counts(params, name):
-    assert nets.count_params(nets.build(name, params.network(name))) == GOLDEN[name]
+    assert nets.count_params(nets.build(name, params.network_config(name))) == GOLDEN[name]
 
 
 def test_resnet12_probes_and_shapes(params):
-    net = nets.build("resnet12", params.network("resnet12"), seed=0)
+    net = nets.build("resnet12", params.network_config("resnet12"), seed=0)
     assert [p for p, _ in net.probes] == RESNET12_PROBES
     out = net.probe(torch.randn(3, 3, 32, 32), RESNET12_PROBES)
     dims = [out[p].shape[1] for p in RESNET12_PROBES]
@@ -45,18 +45,18 @@ def test_resnet12_probes_and_shapes(params):
 
 
 def test_probe_names_of_other_networks(params):
-    tanh = nets.build("plain12_tanh", params.network("plain12_tanh"))
+    tanh = nets.build("plain12_tanh", params.network_config("plain12_tanh"))
     assert [p for p, _ in tanh.probes][:2] == ["conv1_tanh", "conv2_tanh"]
-    plain6 = nets.build("plain6", params.network("plain6"))
+    plain6 = nets.build("plain6", params.network_config("plain6"))
     assert [p for p, _ in plain6.probes] == [
         "conv1_relu", "conv2_relu", "conv3_relu", "conv4_relu", "conv11_relu", "avpool", "fc1"]
-    resnet10 = nets.build("resnet10", params.network("resnet10"))
+    resnet10 = nets.build("resnet10", params.network_config("resnet10"))
     assert "conv6_relu" not in [p for p, _ in resnet10.probes]
 
 
 def test_residual_semantics_match_the_original_wiring(params):
     """Recompute ResNet12's forward by hand: the shortcut carries the pre-activation sum."""
-    net = nets.build("resnet12", params.network("resnet12"), seed=3)
+    net = nets.build("resnet12", params.network_config("resnet12"), seed=3)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     fc = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][0]
     x = torch.randn(2, 3, 32, 32)
@@ -70,15 +70,15 @@ def test_residual_semantics_match_the_original_wiring(params):
 
 
 def test_plain_and_resnet_differ_only_in_shortcut(params):
-    res = nets.build("resnet12", params.network("resnet12"), seed=1)
-    plain = nets.build("plain12", params.network("plain12"), seed=1)
+    res = nets.build("resnet12", params.network_config("resnet12"), seed=1)
+    plain = nets.build("plain12", params.network_config("plain12"), seed=1)
     plain.load_state_dict(res.state_dict())
     x = torch.randn(2, 3, 32, 32)
     assert not torch.allclose(res(x), plain(x))
 
 
 def test_no_bias_in_convs_and_stem_geometry(params):
-    net = nets.build("resnet12", params.network("resnet12"))
+    net = nets.build("resnet12", params.network_config("resnet12"))
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(c.bias is None for c in convs)
     assert (convs[0].kernel_size, convs[0].stride, convs[0].padding) == ((4, 4), (2, 2), (1, 1))

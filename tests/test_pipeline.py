@@ -14,21 +14,28 @@ from synthetic import make_splits
 
 from replication import data as cifar
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves these out
+
 ROOT = Path(__file__).resolve().parents[1]
 SKIP = {".git", ".venv", "data", "results", "report", ".resume", ".pytest_cache", ".ruff_cache", "bench"}
 
 
 def tiny_params(raw: dict) -> dict:
-    """The project's params with every size shrunk: few images, epochs, trees and seeds."""
+    """The project's params shrunk to the fewest stages that still run every stage kind once: four
+    tiny trainings (a network, a modified one, a second seed, a long run), their smoothness targets, two
+    mislabel rates, one retraining, overfit, suggest and report."""
     raw["data"].update(val_size=40)
     raw["train"].update(batch_size=40, snapshot_epoch=1, eval_batch_size=100)
-    raw["runs"] = {k: {**v, "max_epochs": 3 if v["stopping"] == "none" else 2}
-                   for k, v in raw["runs"].items() if not k.endswith("seed2")}
+    keep = {"resnet12": 2, "plain6": 2, "resnet12_seed1": 2, "resnet12_overfit": 3}
+    raw["runs"] = {k: {**raw["runs"][k], "max_epochs": epochs} for k, epochs in keep.items()}
     raw["smoothness"].update(overrides={"n_trees": 2, "m_stop": 100}, n_jobs=1)
-    raw["smoothness"]["targets"] = {k: v for k, v in raw["smoothness"]["targets"].items() if not k.endswith("seed2")}
-    raw["mislabel"].update(seeds=[0, 1], retrain=[0.5])
-    raw["report"]["seed_groups"] = {k: [r for r in v if not r.endswith("seed2")]
-                                    for k, v in raw["report"]["seed_groups"].items()}
+    raw["smoothness"]["targets"] = {k: raw["smoothness"]["targets"][k]
+                                    for k in ("resnet12", "resnet12_epoch5", "resnet12_seed1", "resnet12_overfit")}
+    raw["mislabel"].update(seeds=[0, 1], retrain=[0.5], rates=[0.0, 1.0], presets=["as_run"])
+    raw["suggest"]["pairs"] = {"resnet12": ["plain6"]}
+    raw["report"].update(seed_groups={"resnet12": ["resnet12", "resnet12_seed1"]}, converge=["resnet12", "plain6"],
+                         pruned=["plain6"], main_targets=["resnet12", "resnet12_epoch5"],
+                         overlays={"final_vs_epoch5": [["resnet12", "resnet12_epoch5"]]})
     return raw
 
 

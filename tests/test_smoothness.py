@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from replication import config as cfg
-from replication import features, nets, smoothness, wavelets
+from replication import features, layerwise, nets, wavelets
 
 
 @pytest.fixture(scope="module")
 def model():
-    return nets.build("resnet10", cfg.load().network("resnet10"), seed=0).eval()
+    return nets.build("resnet10", cfg.load().network_config("resnet10"), seed=0).eval()
 
 
 def test_layer_names_start_with_input(model):
@@ -38,11 +38,11 @@ def test_stage_run_gives_an_alpha_per_layer_and_resumes(model):
     labels = rng.integers(0, 10, 300)
     est = wavelets.estimator("as_reported", {"n_trees": 2, "m_stop": 200})
     seen = []
-    rows = smoothness.run(model, images, labels, est, on_layer=seen.append, progress=False)
+    rows = layerwise.layer_alphas(model, images, labels, est, on_layer=seen.append, progress=False)
     assert [r["layer"] for r in rows] == features.layer_names(model)
     assert all(np.isfinite(r["alpha"]) and r["alpha"] > 0 for r in rows)
     assert len(seen) == len(rows)
     done = {r["layer"]: r for r in rows[:5]}
-    again = smoothness.run(model, images, labels, est, done=done, on_layer=seen.append, progress=False)
+    again = layerwise.layer_alphas(model, images, labels, est, done=done, on_layer=seen.append, progress=False)
     assert [r["alpha"] for r in again] == [r["alpha"] for r in rows]
     assert len(seen) == 2 * len(rows) - 5

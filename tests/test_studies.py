@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replication import mislabel, overfit, suggest, wavelets
+from replication import dataset, mislabel, overfit, suggest, wavelets
 
 
 def test_shuffle_fraction_and_determinism():
     labels = np.arange(10_000) % 10
-    same = mislabel.shuffle_labels(labels, 0.5, seed=3)
-    np.testing.assert_array_equal(same, mislabel.shuffle_labels(labels, 0.5, seed=3))
-    assert not np.array_equal(same, mislabel.shuffle_labels(labels, 0.5, seed=4))
+    same = dataset.shuffle_labels(labels, 0.5, seed=3)
+    np.testing.assert_array_equal(same, dataset.shuffle_labels(labels, 0.5, seed=3))
+    assert not np.array_equal(same, dataset.shuffle_labels(labels, 0.5, seed=4))
     assert np.bincount(same).tolist() == np.bincount(labels).tolist()  # a permutation of labels
     for rate in (0.0, 0.25, 1.0):
-        changed = np.mean(mislabel.shuffle_labels(labels, rate, seed=0) != labels)
+        changed = np.mean(dataset.shuffle_labels(labels, rate, seed=0) != labels)
         assert changed == pytest.approx(0.9 * rate, abs=0.02)  # ~10% land on their own class
     with pytest.raises(ValueError, match="outside"):
-        mislabel.shuffle_labels(labels, 1.5, seed=0)
+        dataset.shuffle_labels(labels, 1.5, seed=0)
 
 
 def test_alpha_falls_from_clean_to_random_labels():
@@ -26,8 +26,8 @@ def test_alpha_falls_from_clean_to_random_labels():
     y = rng.integers(0, 10, 2000)
     rep = (np.eye(10)[y] * 3 + rng.normal(size=(2000, 10))).astype(np.float32)  # logit-like
     est = wavelets.estimator("as_run", {"n_trees": 3})
-    clean = mislabel.run(rep, y, 0.0, est, seeds=(0, 1))
-    noisy = mislabel.run(rep, y, 1.0, est, seeds=(0, 1))
+    clean = mislabel.alpha_under_shuffles(rep, y, 0.0, est, seeds=(0, 1))
+    noisy = mislabel.alpha_under_shuffles(rep, y, 1.0, est, seeds=(0, 1))
     assert clean["alpha_mean"] > 2 * noisy["alpha_mean"]
     assert clean["changed_mean"] == 0.0 and noisy["changed_mean"] > 0.8
     assert len(clean["seeds"]) == 2 and clean["alpha_std"] >= 0
@@ -53,13 +53,11 @@ def test_overfit_compare():
 def test_retrain_shuffles_training_labels_only():
     import torch
 
-    from replication import retrain, runtime
-
     y = torch.arange(1000) % 10
-    ds = runtime.Dataset(torch.zeros(1000, 3, 2, 2), y, torch.arange(800), torch.arange(800, 1000),
+    ds = dataset.Dataset(torch.zeros(1000, 3, 2, 2), y, torch.arange(800), torch.arange(800, 1000),
                          torch.zeros(50, 3, 2, 2), torch.arange(50) % 10)
-    noisy_ds, noisy = retrain.noisy_dataset(ds, 0.5, seed=0)
+    noisy_ds, noisy = dataset.with_noisy_labels(ds, 0.5, seed=0)
     np.testing.assert_array_equal(noisy_ds.y_train_all.numpy(), noisy)
-    np.testing.assert_array_equal(noisy, mislabel.shuffle_labels(y.numpy(), 0.5, 0))  # the mislabel study's shuffle
+    np.testing.assert_array_equal(noisy, dataset.shuffle_labels(y.numpy(), 0.5, 0))  # the mislabel study's shuffle
     assert 0.4 < np.mean(noisy != y.numpy()) < 0.5
     assert torch.equal(noisy_ds.y_test, ds.y_test) and torch.equal(ds.y_train_all, y)  # test set and input untouched

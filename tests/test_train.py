@@ -8,7 +8,8 @@ from synthetic import make_splits
 
 from replication import config as cfg
 from replication import data as cifar
-from replication import runtime, stopping, train
+from replication import dataset, layout, runtime, stopping, training
+from replication.errors import UserError
 
 # ---------------------------------------------------------------- early stopping, as coded
 
@@ -80,17 +81,17 @@ def tiny(tmp_path_factory):
                                     "long": {"run": "long", "weights": "final"}}
     raw["mislabel"]["run"] = "tiny"
     raw["overfit"].update(run="long", baseline="tiny")
-    raw["report"]["seed_groups"] = {}
+    raw["report"].update(seed_groups={}, converge=["tiny", "long"], pruned=[], main_targets=[], overlays={})
     raw["suggest"]["pairs"] = {}
     params = cfg.parse(raw)
     runtime.setup(params.base)
-    return params, runtime.load_dataset(params.data)
+    return params, dataset.load_dataset(params.data)
 
 
 def test_same_seed_same_result(tiny):
     params, ds = tiny
-    a = train.run("tiny", params, ds, torch.device("cpu"), progress=False)
-    b = train.run("tiny", params, ds, torch.device("cpu"), progress=False)
+    a = training.fit("tiny", params, ds, torch.device("cpu"), progress=False)
+    b = training.fit("tiny", params, ds, torch.device("cpu"), progress=False)
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in a.history]
     assert strip == [{k: v for k, v in h.items() if k != "seconds"} for h in b.history]
     for key in a.weights:
@@ -100,19 +101,19 @@ def test_same_seed_same_result(tiny):
 
 def test_training_learns(tiny):
     params, ds = tiny
-    result = train.run("tiny", params, ds, torch.device("cpu"), progress=False)
+    result = training.fit("tiny", params, ds, torch.device("cpu"), progress=False)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
 def test_no_stopping_runs_every_epoch_and_keeps_the_last(tiny):
     params, ds = tiny
-    result = train.run("long", params, ds, torch.device("cpu"), progress=False)
+    result = training.fit("long", params, ds, torch.device("cpu"), progress=False)
     assert result.epochs_run == 6 and result.restored_epoch == 6
 
 
 def test_resume_after_interruption_gives_identical_weights(tiny, tmp_path, monkeypatch):
     params, ds = tiny
-    full = train.run("long", params, ds, torch.device("cpu"), progress=False)
+    full = training.fit("long", params, ds, torch.device("cpu"), progress=False)
     resume = tmp_path / "resume.pt"
     calls = {"n": 0}
     original = stopping.NoStop.step
@@ -125,10 +126,10 @@ def test_resume_after_interruption_gives_identical_weights(tiny, tmp_path, monke
 
     monkeypatch.setattr(stopping.NoStop, "step", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train.run("long", params, ds, torch.device("cpu"), resume_path=resume, progress=False)
+        training.fit("long", params, ds, torch.device("cpu"), resume_path=resume, progress=False)
     monkeypatch.setattr(stopping.NoStop, "step", original)
     assert torch.load(resume, weights_only=True)["epoch"] == 3
-    resumed = train.run("long", params, ds, torch.device("cpu"), resume_path=resume, progress=False)
+    resumed = training.fit("long", params, ds, torch.device("cpu"), resume_path=resume, progress=False)
     assert [h["epoch"] for h in resumed.history] == list(range(1, 7))
     for key in full.weights:
         assert torch.equal(full.weights[key], resumed.weights[key])
@@ -139,35 +140,51 @@ def test_nan_loss_names_the_epoch(tiny, tmp_path, monkeypatch):
     real = torch.nn.functional.cross_entropy
     monkeypatch.setattr(torch.nn.functional, "cross_entropy",
                         lambda logits, y, **kw: real(logits, y, **kw) * float("nan"))
-    with pytest.raises(train.TrainingDiverged, match="at epoch 1"):
-        train.run("tiny", params, ds, torch.device("cpu"), resume_path=tmp_path / "r.pt", progress=False)
+    with pytest.raises(training.TrainingDiverged, match="at epoch 1; stopped. Nothing was kept") as err:
+        training.fit("tiny", params, ds, torch.device("cpu"), resume_path=tmp_path / "r.pt", progress=False)
+    assert "epoch 0" not in str(err.value)  # no claim about a state file that was never written
 
 
-def test_snapshot_epoch_beyond_max_epochs(tiny):
+def test_nan_validation_loss_is_never_an_improvement():
+    rule = stopping.make("as_coded", patience=2, gate_patience=0)
+    assert rule.step(1.0, 1.0).save
+    assert not rule.step(float("nan"), 0.9).save
+    assert rule.step(float("nan"), 0.8).stop  # two epochs without improvement
+    first = stopping.make("patience", patience=1, gate_patience=0)
+    assert not first.step(float("nan"), 1.0).save and first.best is None
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", b"not a torch file"])
+def test_broken_resume_file_is_named(tiny, tmp_path, content):
     params, ds = tiny
-    import dataclasses
+    resume = tmp_path / "broken.pt"
+    resume.write_bytes(content)
+    with pytest.raises(UserError, match=r"broken.pt: unreadable .*delete it and rerun"):
+        training.fit("tiny", params, ds, torch.device("cpu"), resume_path=resume, progress=False)
 
-    bad = dataclasses.replace(params, train=dataclasses.replace(params.train, snapshot_epoch=9))
-    with pytest.raises(cfg.ConfigError, match="snapshot_epoch is 9"):
-        train.run("tiny", bad, ds, torch.device("cpu"), progress=False)
+
+def test_snapshot_epoch_beyond_max_epochs(raw):
+    raw["train"]["snapshot_epoch"] = 101
+    with pytest.raises(cfg.ConfigError, match=r"train.snapshot_epoch \(101\) is beyond runs.resnet12.max_epochs"):
+        cfg.parse(raw)
 
 
 def test_metrics_shape(tiny):
     params, ds = tiny
-    result = train.run("tiny", params, ds, torch.device("cpu"), progress=False)
+    result = training.fit("tiny", params, ds, torch.device("cpu"), progress=False)
     from replication import nets
 
-    model = nets.build("plain6", params.network("plain6"))
+    model = nets.build("plain6", params.network_config("plain6"))
     model.load_state_dict(result.weights)
-    m = train.test_metrics(model, ds, 100)
+    m = training.test_metrics(model, ds, 100)
     assert 0 <= m["test_accuracy"] <= 1
     assert sum(map(sum, m["confusion_matrix"])) == 50
 
 
 def test_saved_weights_are_byte_stable(tmp_path):
     state = {"w": torch.arange(6.0).view(2, 3), "b": torch.zeros(2)}
-    train.save_weights(tmp_path / "a.pt", state)
-    train.save_weights(tmp_path / "sub" / "b.pt", state)
+    layout.save_weights(tmp_path / "a.pt", state)
+    layout.save_weights(tmp_path / "sub" / "b.pt", state)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "sub" / "b.pt").read_bytes()
     loaded = torch.load(tmp_path / "a.pt", weights_only=True)
     assert torch.equal(loaded["w"], state["w"])

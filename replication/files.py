@@ -1,4 +1,4 @@
-"""Atomic, deterministic file writing shared by every stage."""
+"""Atomic, deterministic reading and writing of result files (JSON, CSV, .npy, bytes)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from replication.errors import MissingResult, UserError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -30,10 +32,22 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; use the usual mode
+        _fsync(tmp_path)  # the bytes reach the disk before the name does: a crash leaves old or new
         os.replace(tmp_path, path)
+        _fsync(path.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot fsync a directory; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
@@ -74,11 +88,11 @@ def read_json(path: str | Path) -> Any:
     """Read JSON, naming the file when it is missing or broken."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: missing; run the stage that writes it (dvc repro)")
+        raise MissingResult(f"{path}: missing; run the stage that writes it (dvc repro)")
     try:
         return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); delete it and rerun its stage") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err}); delete it and rerun its stage") from err
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -93,6 +107,8 @@ def write_csv(path: str | Path, rows: list[dict[str, Any]], columns: list[str]) 
 
 def read_csv(path: str | Path) -> list[dict[str, str]]:
     """Rows of a CSV file as dicts of strings."""
+    if not Path(path).exists():
+        raise MissingResult(f"{path}: missing; run the stage that writes it (dvc repro)")
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 

@@ -1,0 +1,262 @@
+"""The original study's claims held against this run: numbers and verdicts, no prose.
+
+Pure functions of params, gathered results and the original numbers (no files, no figures), tested
+on hand-made results. The report's templates turn these numbers into sentences
+(report_templates/claims.html). Which networks each claim uses comes from params: `report.converge`,
+`report.pruned`, `report.seed_groups`, `overfit`, `mislabel` and `smoothness.targets`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from replication import config as cfg
+
+NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is larger than this many seed sds
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample sd (0 for a single value)."""
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def in_sds(diff: float, sd: float) -> float | None:
+    """|diff| in units of sd (None when sd is 0)."""
+    return abs(diff) / sd if sd > 0 else None
+
+
+def single_runs(params: cfg.Params) -> list[str]:
+    """Runs shown one by one: every run except extra seeds and the long run without early stopping."""
+    extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
+    return [r for r, run_cfg in params.runs.items() if r not in extra and run_cfg.stopping != "none"]
+
+
+def analysed_targets(params: cfg.Params) -> list[str]:
+    """Final-weight targets of single runs: no extra seeds, no epoch snapshots, no overfit run."""
+    runs = set(single_runs(params))
+    return [t for t, tc in params.smoothness.targets.items() if tc.weights == "final" and tc.run in runs]
+
+
+def seed_table(params: cfg.Params, results: dict) -> list[dict]:
+    """Mean and spread over seeds of accuracy, restored epoch, snapshot accuracy and per-layer alpha."""
+    rows = []
+    for group, runs in params.report.seed_groups.items():
+        metrics = [results["runs"][r]["metrics"] for r in runs]
+        acc = [m["test_accuracy"] for m in metrics]
+        epochs = [m["restored_epoch"] for m in metrics]
+        snaps = [m.get("snapshot") for m in metrics]
+        with_alpha = [r for r in runs if r in results["alphas"]]
+        layers = [row["layer"] for row in results["alphas"][with_alpha[0]]["layers"]] if with_alpha else []
+        per_layer = [(layer, *mean_sd([results["alphas"][r]["layers"][i]["alpha"] for r in with_alpha]))
+                     for i, layer in enumerate(layers)]
+        rows.append({"group": group, "runs": runs, "accuracy": mean_sd(acc), "epoch": mean_sd(epochs),
+                     "accuracies": acc, "epochs": epochs,
+                     "snapshot": mean_sd([s["test_accuracy"] for s in snaps]) if all(snaps) else None,
+                     "alpha": per_layer, "n_alpha": len(with_alpha)})
+    return rows
+
+
+def compute_times(results: dict) -> dict:
+    """Wall minutes of every training and smoothness stage, as recorded in their outputs."""
+    rows = [{"stage": f"train@{name}", "minutes": r["metrics"]["seconds"] / 60,
+             "detail": f"{r['metrics']['epochs_run']} epochs, {r['metrics'].get('device', '?')}"}
+            for name, r in results["runs"].items()]
+    rows += [{"stage": f"smoothness@{t}", "minutes": sum(x["seconds"] for x in a["layers"]) / 60,
+              "detail": f"{len(a['layers'])} layers"} for t, a in results["alphas"].items()]
+    rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
+             for rate, r in results["retrain"].items()]
+    train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
+    smooth = sum(r["minutes"] for r in rows if r["stage"].startswith("smoothness@"))
+    return {"rows": rows, "train_hours": train / 60, "smoothness_hours": smooth / 60,
+            "total_hours": sum(r["minutes"] for r in rows) / 60}
+
+
+def spearman(a: dict[str, float], b: dict[str, float]) -> float:
+    """Spearman rank correlation of two scores over the same keys (no ties expected)."""
+    rank_a = {k: i for i, k in enumerate(descending(a))}
+    rank_b = {k: i for i, k in enumerate(descending(b))}
+    n = len(a)
+    return 1 - 6 * sum((rank_a[k] - rank_b[k]) ** 2 for k in a) / (n * (n * n - 1))
+
+
+def descending(values: dict[str, float]) -> list[str]:
+    return sorted(values, key=values.get, reverse=True)
+
+
+def _group_of(run: str, seeds: list[dict]) -> dict | None:
+    return next((g for g in seeds if g["runs"][0] == run), None)
+
+
+# --------------------------------------------------------------------------- the claims
+
+
+def converges_faster(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> dict | None:
+    """The first run of report.converge is restored at an earlier epoch than the second."""
+    first, second = params.report.converge
+    m = {k: v["metrics"] for k, v in results["runs"].items()}
+    if first not in m or second not in m:
+        return None
+    a, b = m[first]["restored_epoch"], m[second]["restored_epoch"]
+    ga, gb = _group_of(first, seeds), _group_of(second, seeds)
+    return {"id": "resnet_converges_faster", "verdict": HOLDS if a < b else FAILS, "networks": [first, second],
+            "epochs": [a, b],
+            "original_epochs": [orig["runs"].get(r, {}).get("restored_epoch") for r in (first, second)],
+            "seed_epochs": [ga["epoch"], gb["epoch"]] if ga and gb else None}
+
+
+def fc1_tracks_accuracy(params: cfg.Params, results: dict) -> dict | None:
+    """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots."""
+    analysed = analysed_targets(params)
+    runs = {params.target_config(t).run for t in analysed}
+    snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
+    ranked = [t for t in analysed + snapshots if t in results["alphas"]]
+    if len(ranked) < 3:
+        return None
+
+    def accuracy(target: str) -> float:
+        tc = params.target_config(target)
+        metrics = results["runs"][tc.run]["metrics"]
+        return metrics["snapshot"]["test_accuracy"] if tc.weights == "snapshot" else metrics["test_accuracy"]
+
+    fc1 = {t: results["alphas"][t]["layers"][-1]["alpha"] for t in ranked}
+    acc = {t: accuracy(t) for t in ranked}
+    rho = spearman(fc1, acc)
+    verdict = INCONCLUSIVE if len(ranked) < 4 else HOLDS if rho > 0.5 else FAILS
+    return {"id": "fc1_alpha_tracks_accuracy", "verdict": verdict, "networks": ranked, "rho": rho,
+            "by_alpha": descending(fc1), "by_accuracy": descending(acc),
+            "snapshot_epoch": params.train.snapshot_epoch}
+
+
+def rises_at_fc1(params: cfg.Params, results: dict) -> dict | None:
+    """The last layer has the largest alpha, more than 1.5 times any earlier layer."""
+    analysed = [t for t in analysed_targets(params) if t in results["alphas"]]
+    if not analysed:
+        return None
+    jumps = []
+    for t in analysed:
+        values = [r["alpha"] for r in results["alphas"][t]["layers"]]
+        jumps.append(values[-1] == max(values) and values[-1] > 1.5 * max(values[:-1]))
+    return {"id": "alpha_rises_abruptly_at_fc1", "verdict": HOLDS if all(jumps) else FAILS, "networks": analysed,
+            "count": sum(jumps), "of": len(jumps), "factor": 1.5}
+
+
+def mislabel_lowers(params: cfg.Params, results: dict) -> dict:
+    """The last layer's alpha falls monotonically as labels are shuffled, by more than the seed spread."""
+    preset = params.mislabel.presets[0]
+    means = [r["alpha_mean"] for r in results["mislabel"][preset]]
+    sds = [r["alpha_std"] for r in results["mislabel"][preset]]
+    monotone = all(a > b for a, b in zip(means, means[1:], strict=False))
+    gap = means[0] - means[-1]
+    return {"id": "mislabel_lowers_alpha", "verdict": HOLDS if monotone and gap > NOISE_SDS * max(sds) else FAILS,
+            "networks": [params.mislabel.run], "preset": preset, "rates": list(params.mislabel.rates),
+            "means": means, "monotone": monotone, "gap": gap, "max_sd": max(sds)}
+
+
+def overfit_pattern(results: dict) -> dict:
+    """Most conv layers of the overfitted network have a lower alpha, and its last layer a higher one."""
+    o = results["overfit"]
+    fc = o["layers"][-1]
+    holds = o["conv_layers_lower"] > o["conv_layers"] / 2 and fc["difference"] > 0
+    return {"id": "overfit_conv_lower_fc1_higher", "verdict": HOLDS if holds else FAILS,
+            "networks": [o["run"], o["baseline_run"]], "epochs": o["epochs"], "lower": o["conv_layers_lower"],
+            "conv_layers": o["conv_layers"], "fc1": [fc["overfit"], fc["baseline"]],
+            "accuracy": [o["test_accuracy"], o["baseline_test_accuracy"]]}
+
+
+def pruned_as_good(params: cfg.Params, results: dict, tolerance: float = 0.01) -> dict | None:
+    """Each network in report.pruned is within `tolerance` of the network it was derived from, or better."""
+    pairs = []
+    for target, s in results["suggestions"].items():
+        for mod in s["modified"]:
+            if mod["run"] in params.report.pruned:
+                diff = mod["test_accuracy"] - s["test_accuracy"]
+                pairs.append({"run": mod["run"], "from": target, "accuracy": mod["test_accuracy"],
+                              "from_accuracy": s["test_accuracy"], "params": mod["params"],
+                              "from_params": s["params"], "ok": diff > -tolerance})
+    if not pairs:
+        return None
+    return {"id": "smaller_networks_do_as_well", "verdict": HOLDS if all(p["ok"] for p in pairs) else FAILS,
+            "networks": [p["run"] for p in pairs], "pairs": pairs, "count": sum(p["ok"] for p in pairs),
+            "tolerance_points": 100 * tolerance}
+
+
+def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> list[dict]:
+    """One entry per claim of the original that this run can test: its numbers and verdict."""
+    found = [
+        converges_faster(params, results, orig, seeds),
+        fc1_tracks_accuracy(params, results),
+        rises_at_fc1(params, results),
+        mislabel_lowers(params, results),
+        overfit_pattern(results),
+        pruned_as_good(params, results),
+    ]
+    return [{**c, "claim": orig["claims"][c["id"]]} for c in found if c is not None]
+
+
+# --------------------------------------------------------------------------- against the seed noise
+
+
+def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: float = NOISE_SDS) -> dict | None:
+    """Differences of this run in units of the seed sd: between networks, against the original, between layers.
+
+    With three seeds an sd is a rough estimate; the threshold is k times it, and the ratios are kept
+    so a reader can apply a stricter one. None when no group has two seeds.
+    """
+    groups = [g for g in seeds if len(g["runs"]) >= 2]
+    if not groups:
+        return None
+    pairs = []
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            gap = a["accuracy"][0] - b["accuracy"][0]
+            pair = {"a": a, "b": b, "accuracy_gap": gap,
+                    "accuracy_sds": in_sds(gap, max(a["accuracy"][1], b["accuracy"][1])),
+                    "epoch_sds": in_sds(a["epoch"][0] - b["epoch"][0], max(a["epoch"][1], b["epoch"][1])),
+                    "fc1": None}
+            if a["n_alpha"] >= 2 and b["n_alpha"] >= 2:
+                (_, am, asd), (_, bm, bsd) = a["alpha"][-1], b["alpha"][-1]
+                pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": in_sds(am - bm, max(asd, bsd))}
+            pairs.append(pair)
+
+    means = [{"group": g["group"], "gap": g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"],
+              "sds": in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
+             for g in groups if g["runs"][0] in orig["runs"]]
+    spread = max(g["accuracy"][1] for g in groups)
+    single = [r for r in single_runs(params) if r in orig["runs"] and r in results["runs"]]
+    gaps = {r: results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"] for r in single}
+    far = [{"run": r, "gap": gap} for r, gap in gaps.items() if abs(gap) > k * spread]
+    snapshots = []
+    for g in groups:
+        if g["snapshot"] and g["runs"][0] in orig["snapshots"]:
+            original = orig["snapshots"][g["runs"][0]]["test_accuracy"]
+            snapshots.append({"group": g["group"], "mean": g["snapshot"][0], "original": original,
+                              "gap": g["snapshot"][0] - original, "sds": in_sds(g["snapshot"][0] - original,
+                                                                                g["snapshot"][1])})
+
+    by_run = {g["runs"][0]: g for g in groups if g["n_alpha"] >= 2}
+    falls = []
+    for target, sugg in results["suggestions"].items():
+        g = by_run.get(params.target_config(target).run)
+        if g is None or params.target_config(target).weights != "final" or not sugg["drops"]:
+            continue
+        sd = {layer: s for layer, _, s in g["alpha"]}
+        big = [d["layer"] for d in sugg["drops"] if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
+        falls.append({"target": target, "big": big, "of": len(sugg["drops"])})
+
+    overfit = None
+    o = results["overfit"]
+    g = by_run.get(o.get("baseline_run", params.overfit.baseline))
+    if g is not None:
+        sd = {layer: s for layer, _, s in g["alpha"]}
+        # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
+        rows = [r for r in o["layers"] if r["layer"].startswith("conv") and r["difference"] is not None
+                and r["layer"] in sd]
+        fc = o["layers"][-1]
+        overfit = {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
+                   "of": len(rows), "fc1_difference": fc["difference"],
+                   "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
+    return {"k": k, "pairs": pairs, "means": means, "spread": spread, "n_single": len(single), "far": far,
+            "snapshots": snapshots, "falls": falls, "overfit": overfit,
+            "min_runs": min(len(g["runs"]) for g in groups)}

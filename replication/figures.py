@@ -1,0 +1,192 @@
+"""The report's figures: matplotlib SVGs with a fixed hash salt and no date, so the same results give
+the same bytes. Each function draws one kind of figure from gathered results and returns its path
+relative to the report folder.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from replication import config as cfg  # noqa: E402
+from replication.dataset import CLASSES  # noqa: E402
+from replication.files import atomic_path  # noqa: E402
+
+RESNET, PLAIN, ORIGINAL = "#1f5fa8", "#c8553d", "#7a7a7a"
+
+plt.rcParams.update({
+    "svg.hashsalt": "replication", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+})
+
+
+def _save(fig, path: Path) -> str:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    return f"figures/{path.name}"
+
+
+def _color(network: str) -> str:
+    return RESNET if network.startswith("resnet") else PLAIN
+
+
+def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, cols: int = 4,
+               orig_curves: dict | None = None) -> str:
+    """Train and validation loss per epoch, restored epoch marked, one panel per run; the original's
+    read-off points as open markers where `orig_curves` has them."""
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.9 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        h = results["runs"][name]["history"]
+        m = results["runs"][name]["metrics"]
+        epoch = [int(r["epoch"]) for r in h]
+        ax.plot(epoch, [float(r["train_loss"]) for r in h], color="#d9a400", label="train")
+        ax.plot(epoch, [float(r["val_loss"]) for r in h], color=RESNET, label="validation")
+        for key, color in (("train_loss", "#d9a400"), ("val_loss", RESNET)):
+            points = (orig_curves or {}).get(name, {}).get(key, {})
+            if points:
+                ax.plot([int(e) for e in points], list(points.values()), "o", ms=3.5, mfc="none", color=color,
+                        label="original" if key == "val_loss" else None)
+        if params.run_config(name).stopping != "none":
+            ax.axvline(m["restored_epoch"], color="red", ls="--", lw=1, label="restored")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.set_ylabel("cross-entropy", fontsize=7)
+        ax.tick_params(labelsize=6.5)
+    spare = list(axes.flat)[len(names):]
+    for ax in spare:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if spare:  # the legend in an empty panel, off the curves
+        spare[0].legend(handles, labels, fontsize=7.5, frameon=False, loc="center")
+    else:
+        axes.flat[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_alpha_bars(results: dict, targets: list[str], path: Path, ylim: float) -> str:
+    """Per-layer alpha bar charts, one panel per smoothness target, same y-axis for all."""
+    cols = 2
+    rows = math.ceil(len(targets) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.7 * rows), squeeze=False)
+    for ax, target in zip(axes.flat, targets, strict=False):
+        a = results["alphas"][target]
+        layers = [r["layer"] for r in a["layers"]]
+        values = [r["alpha"] for r in a["layers"]]
+        ax.bar(range(len(values)), values, color=_color(a["network"]))
+        for i, v in enumerate(values):
+            ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=5.5, rotation=90)
+        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6.5)
+        ax.set_ylim(0, ylim)
+        ax.set_title(target)
+        ax.set_ylabel("alpha")
+    for ax in list(axes.flat)[len(targets):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _layer_ticks(ax, rows: list[dict]) -> None:
+    ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=6)
+
+
+def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path) -> str:
+    """Two targets' per-layer alphas as lines on a shared layer axis, one panel per pair."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False)
+    for ax, (a, b) in zip(axes.flat, pairs, strict=False):
+        for target, style in ((a, "-o"), (b, "--s")):
+            rows = results["alphas"][target]["layers"]
+            ax.plot(range(len(rows)), [r["alpha"] for r in rows], style, ms=3, label=target)
+        _layer_ticks(ax, results["alphas"][a]["layers"])
+        ax.set_ylabel("alpha")
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> str:
+    """Alpha of the last layer against the fraction of shuffled labels, original beside reproduced."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    rates = list(params.mislabel.rates)
+    ax.plot(orig["mislabel"]["rates"], orig["mislabel"]["alpha"], "k--o", ms=7, mfc="none", zorder=3,
+            label="original (as_run)")
+    for preset, color in zip(params.mislabel.presets, (RESNET, PLAIN, "#4b8b3b"), strict=False):
+        rows = results["mislabel"][preset]
+        mean = [r["alpha_mean"] for r in rows]
+        lo = [r["alpha_min"] for r in rows]
+        hi = [r["alpha_max"] for r in rows]
+        ax.plot(rates, mean, "-o", ms=4, color=color, label=f"reproduced, {preset}")
+        ax.fill_between(rates, lo, hi, color=color, alpha=0.2, lw=0)
+    ax.set_xlabel("fraction of labels shuffled")
+    ax.set_ylabel("alpha of fc1")
+    ax.legend(fontsize=7, frameon=False)
+    first = params.mislabel.presets[0]
+    for r in results["mislabel"][first]:
+        s = r["seeds"][0]
+        ax2.plot(s["m"], s["mse"], label=f"{r['rate']:.0%}")
+    ax2.set_xlabel("number of wavelets M")
+    ax2.set_ylabel("forest MSE (per output)")
+    ax2.set_title(f"{first}, first seed", fontsize=8)
+    ax2.legend(fontsize=7, frameon=False, title="shuffled", title_fontsize=7, loc="center left",
+               bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_confusions(results: dict, names: list[str], path: Path) -> str:
+    """Column-normalised confusion matrices (diagonal = per-class precision), as originally shown."""
+    cols = 4
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.95 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        cm = np.asarray(results["runs"][name]["metrics"]["confusion_matrix"], dtype=float)
+        col = cm.sum(axis=0, keepdims=True)
+        norm = np.divide(cm, col, out=np.zeros_like(cm), where=col > 0)
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=7)
+        ax.set_xticks(range(10), [c[:3] for c in CLASSES], fontsize=5, rotation=90)
+        ax.set_yticks(range(10), [c[:3] for c in CLASSES], fontsize=5)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_seeds(results: dict, groups: dict, path: Path) -> str:
+    """Per-layer alpha of each seed of a group: the spread a single run hides."""
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False)
+    for ax, (group, runs) in zip(axes.flat, groups.items(), strict=False):
+        for run in runs:
+            if run in results["alphas"]:
+                rows = results["alphas"][run]["layers"]
+                ax.plot(range(len(rows)), [r["alpha"] for r in rows], "-o", ms=2.5, lw=1, label=run)
+                _layer_ticks(ax, rows)
+        ax.set_title(group)
+        ax.set_ylabel("alpha")
+        ax.legend(fontsize=6.5, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fig_retrain(results: dict, baseline: str, path: Path) -> str:
+    """Alpha per layer of networks retrained on shuffled labels, beside the clean network."""
+    fig, ax = plt.subplots(figsize=(7.2, 2.8))
+    rows = results["alphas"][baseline]["layers"] if baseline in results["alphas"] else None
+    if rows is not None:
+        ax.plot(range(len(rows)), [r["alpha"] for r in rows], "k-o", ms=3, label=f"{baseline} (clean labels)")
+    for rate, r in results["retrain"].items():
+        ax.plot(range(len(r["layers"])), [x["alpha"] for x in r["layers"]], "-s", ms=3,
+                label=f"retrained, {rate:.0%} shuffled")
+    _layer_ticks(ax, rows or next(iter(results["retrain"].values()))["layers"])
+    ax.set_ylabel("alpha")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)

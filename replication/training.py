@@ -1,0 +1,186 @@
+"""Training and evaluation: the original protocol as a resumable loop over in-memory tensors.
+
+Protocol: mean-subtracted images, seeded 40,000/10,000 split, batch 250, Adam with the network's
+learning rate, cross-entropy on logits, early stopping (replication/stopping.py), restore the best
+checkpoint, keep the epoch-5 snapshot. Used by the train and retrain stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from tqdm import tqdm
+
+from replication import config as cfg
+from replication import layout, nets, runtime, stopping
+from replication.dataset import Dataset
+from replication.errors import UserError
+from replication.files import atomic_path, dumps_json
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    weights: dict[str, torch.Tensor]  # restored (best) weights
+    snapshot: dict[str, torch.Tensor] | None  # weights after `snapshot_epoch` (None if it stopped earlier)
+    history: list[dict] = field(default_factory=list)
+    restored_epoch: int = 0
+    epochs_run: int = 0
+    seconds: float = 0.0
+
+
+def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def fingerprint(run: cfg.RunConfig, net: cfg.NetworkConfig, train: cfg.TrainConfig, data: cfg.DataConfig) -> str:
+    """Hash of every setting that shapes the training trajectory (guards resume files)."""
+    blob = dumps_json([cfg.as_dict(x) for x in (run, net, train, data)])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy and predicted classes over (x, y)."""
+    model.eval()
+    total, preds = 0.0, []
+    for i in range(0, len(y), batch):
+        logits = model(x[i: i + batch])
+        total += F.cross_entropy(logits, y[i: i + batch], reduction="sum").item()
+        preds.append(logits.argmax(1).cpu())
+    return total / len(y), torch.cat(preds).numpy()
+
+
+def test_metrics(model: torch.nn.Module, ds: Dataset, batch: int) -> dict:
+    """Test accuracy, macro precision/recall and the confusion matrix (rows true, columns predicted)."""
+    loss, pred = evaluate(model, ds.x_test, ds.y_test, batch)
+    true = ds.y_test.cpu().numpy()
+    precision, recall, _, _ = precision_recall_fscore_support(true, pred, average="macro", zero_division=0)
+    return {
+        "test_accuracy": float((pred == true).mean()),
+        "test_loss": loss,
+        "macro_precision": float(precision),
+        "macro_recall": float(recall),
+        "confusion_matrix": confusion_matrix(true, pred, labels=list(range(nets.NUM_CLASSES))).tolist(),
+    }
+
+
+def train_epoch(model: torch.nn.Module, optimiser: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                order: torch.Tensor, batch_size: int, memory_format: torch.memory_format = torch.contiguous_format,
+                desc: str | None = None) -> float:
+    """One pass over the rows in `order`, in batches; returns the mean of the per-batch losses."""
+    model.train()
+    losses = []
+    bar = tqdm(order.split(batch_size), desc=desc, leave=False, disable=desc is None, unit="batch")
+    for idx in bar:
+        loss = F.cross_entropy(model(x[idx].contiguous(memory_format=memory_format)), y[idx])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.detach())
+        if len(losses) % 20 == 0:
+            bar.set_postfix(loss=f"{torch.stack(losses).mean().item():.4f}")
+    return torch.stack(losses).mean().item()
+
+
+def fit(
+    name: str,
+    params: cfg.Params,
+    ds: Dataset,
+    device: torch.device,
+    resume_path: Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train run `name` on `ds`; resumes from `resume_path` when it holds a matching checkpoint."""
+    run_cfg = params.run_config(name)
+    net_cfg = params.network_config(run_cfg.network)
+    tc = params.train
+    key = fingerprint(run_cfg, net_cfg, tc, params.data)
+    model = nets.build(run_cfg.network, net_cfg, seed=run_cfg.seed).to(device)
+    mem = runtime.memory_layout(params.base)
+    model = model.to(memory_format=mem)
+    optimiser = torch.optim.Adam(model.parameters(), lr=net_cfg.lr)
+    rule = stopping.make(run_cfg.stopping, tc.patience, tc.gate_patience)
+    history: list[dict] = []
+    best = snapshot = None
+    best_epoch, start_epoch, elapsed = 0, 1, 0.0
+
+    if resume_path is not None and resume_path.exists():
+        state = layout.load_state(resume_path, "it only holds an interrupted training's progress")
+        if state.get("fingerprint") == key:
+            model.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            rule = stopping.make(run_cfg.stopping, tc.patience, tc.gate_patience, state["rule"])
+            history, best, snapshot = state["history"], state["best"], state["snapshot"]
+            best_epoch, elapsed = state["best_epoch"], state["elapsed"]
+            start_epoch = state["epoch"] + 1
+            print(f"{name}: resuming after epoch {state['epoch']} from {resume_path}")
+        else:
+            print(f"{name}: {resume_path} was made with other params; starting afresh")
+
+    stop = bool(history) and history[-1].get("stop", False)
+    x, y = ds.x_train_all, ds.y_train_all
+    for epoch in range(start_epoch, run_cfg.max_epochs + 1):
+        if stop:
+            break
+        started = time.perf_counter()
+        perm = torch.randperm(len(ds.train_idx), generator=runtime.epoch_generator(run_cfg.seed, epoch))
+        order = ds.train_idx[perm.to(ds.train_idx.device)]
+        train_loss = train_epoch(model, optimiser, x, y, order, tc.batch_size, mem,
+                                 desc=f"{name} epoch {epoch}" if progress else None)
+        if not math.isfinite(train_loss):
+            kept = (f"The last good state (epoch {epoch - 1}) is kept in {resume_path}. "
+                    if epoch > 1 and resume_path is not None and resume_path.exists() else "Nothing was kept. ")
+            raise TrainingDiverged(
+                f"{name}: train loss is {train_loss} at epoch {epoch}; stopped. {kept}Lower the learning "
+                f"rate (networks.{run_cfg.network}.lr) and rerun."
+            )
+        val_loss, val_pred = evaluate(model, x[ds.val_idx], y[ds.val_idx], tc.eval_batch_size)
+        val_acc = float((val_pred == y[ds.val_idx].cpu().numpy()).mean())
+        decision = rule.step(val_loss, train_loss)
+        if decision.save:
+            best, best_epoch = _cpu_state(model), epoch
+        if epoch == tc.snapshot_epoch:
+            snapshot = _cpu_state(model)
+        seconds = time.perf_counter() - started
+        elapsed += seconds
+        stop = decision.stop
+        history.append({
+            "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+            "val_accuracy": val_acc, "seconds": round(seconds, 3), "stop": stop,
+        })
+        if progress:
+            mark = " *" if decision.save else ""
+            print(f"{name} epoch {epoch:3d}: train {train_loss:.4f}  val {val_loss:.4f}  "
+                  f"val acc {val_acc:.4f}  {seconds:.1f} s{mark}", flush=True)
+        if resume_path is not None:
+            with atomic_path(resume_path) as tmp:
+                torch.save({
+                    "fingerprint": key, "epoch": epoch, "model": _cpu_state(model),
+                    "optimiser": optimiser.state_dict(), "rule": rule.state(), "history": history,
+                    "best": best, "snapshot": snapshot, "best_epoch": best_epoch, "elapsed": elapsed,
+                }, tmp)
+
+    if best is None:  # the gate never opened: nothing was checkpointed, keep the last epoch
+        best, best_epoch = _cpu_state(model), len(history)
+    return TrainResult(best, snapshot, history, best_epoch, len(history), elapsed)
+
+
+def trained_network(params: cfg.Params, run: str, which: str, device: torch.device | str = "cpu") -> nets.Network:
+    """Rebuild run's network and load its saved weights ('final' or 'snapshot')."""
+    run_cfg = params.run_config(run)
+    model = nets.build(run_cfg.network, params.network_config(run_cfg.network))
+    state = layout.load_state(layout.weights(run, which), f"run `dvc repro train@{run}`")
+    model.load_state_dict(state)
+    return model.to(device).eval()

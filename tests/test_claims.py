@@ -1,0 +1,104 @@
+"""Claims as numbers and verdicts, on hand-made results with known spreads; and the sentences the
+report's templates make of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from replication import claims, report
+from replication import config as cfg
+from replication.originals import originals
+
+LAYERS = ["input", "conv1_relu", "conv2_relu", "avpool", "fc1"]
+
+
+@pytest.fixture
+def params(raw) -> cfg.Params:
+    """The project's params with three seeds per group (the hand-made spread below assumes three)."""
+    raw["report"]["seed_groups"] = {"resnet12": ["resnet12", "resnet12_seed1", "resnet12_seed2"],
+                                    "plain12": ["plain12", "plain12_seed1", "plain12_seed2"]}
+    return cfg.parse(raw)
+
+
+def _results(params: cfg.Params, orig: dict, seed_sd: float = 0.01) -> dict:
+    """Every single run at its original accuracy; the seeds of each group spread by exactly seed_sd."""
+    runs = {}
+    for name in params.runs:
+        base = orig["runs"].get(name, {"test_accuracy": 0.6})["test_accuracy"]
+        runs[name] = {"metrics": {"test_accuracy": base, "restored_epoch": 30, "snapshot": {"test_accuracy": 0.5}}}
+    alphas = {}
+    for runs_of_group in params.report.seed_groups.values():
+        for i, r in enumerate(runs_of_group):
+            offset = (i - 1) * seed_sd  # -sd, 0, +sd: sample sd = seed_sd
+            runs[r]["metrics"]["test_accuracy"] = runs[runs_of_group[0]]["metrics"]["test_accuracy"] + offset
+            alphas[r] = {"layers": [{"layer": name, "alpha": 0.02 + k * 0.001 + offset / 100}
+                                    for k, name in enumerate(LAYERS)]}
+    drops = [{"layer": "conv2_relu", "previous": "conv1_relu", "drop": 0.01},  # 100 sds of those layers
+             {"layer": "avpool", "previous": "conv2_relu", "drop": 0.00005}]  # half an sd
+    overfit = {"baseline_run": "resnet12",
+               "layers": [{"layer": name, "difference": -0.01 if name == "conv1_relu" else 0.0} for name in LAYERS]}
+    return {"runs": runs, "alphas": alphas, "overfit": overfit, "suggestions": {"resnet12": {"drops": drops}}}
+
+
+def _sentences(params: cfg.Params, noise: dict) -> str:
+    template = report.environment().from_string(
+        '{% from "claims.html" import noise_items with context %}{{ noise_items(noise) }}')
+    return " ".join(template.render(noise=noise, snapshot_epoch=params.train.snapshot_epoch).split())
+
+
+def test_noise_names_what_exceeds_the_seed_spread(params):
+    orig = originals()
+    results = _results(params, orig)
+    noise = claims.noise(params, results, orig, claims.seed_table(params, results))
+    assert noise["far"] == [] and noise["n_single"] == 10
+    assert noise["falls"] == [{"target": "resnet12", "big": ["conv2_relu"], "of": 2}]
+    assert noise["overfit"]["lower"] == 1 and noise["overfit"]["of"] == 2
+    text = _sentences(params, noise)
+    assert "none of the 10 single runs differ" in text
+    assert "1 of 2 alpha falls exceeds 2 x the seed sd of the two layers (conv2_relu)" in text
+    assert "1 of 2 conv layers are lower by more than 2 seed sds" in text
+
+    # One run 5 points below the original (the spread is 1 point): it is named with its difference.
+    results["runs"]["plain6"]["metrics"]["test_accuracy"] -= 0.05
+    noise = claims.noise(params, results, orig, claims.seed_table(params, results))
+    assert [f["run"] for f in noise["far"]] == ["plain6"] and noise["far"][0]["gap"] == pytest.approx(-0.05)
+    assert "1 of 10 single runs differs from the original by more (plain6 -5.00)" in _sentences(params, noise)
+
+
+def test_noise_scales_with_the_spread(params):
+    """A 1-point gap from the original is noise when seeds spread 1 point, signal when they spread 0.1."""
+    orig = originals()
+    for sd, far in ((0.01, []), (0.001, ["resnet10"])):
+        results = _results(params, orig, seed_sd=sd)
+        results["runs"]["resnet10"]["metrics"]["test_accuracy"] -= 0.01
+        noise = claims.noise(params, results, orig, claims.seed_table(params, results))
+        assert [f["run"] for f in noise["far"]] == far, sd
+
+
+def test_no_seed_groups_no_noise(params):
+    assert claims.noise(params, {}, originals(), []) is None
+
+
+def test_in_sds_and_spearman():
+    assert claims.in_sds(-0.3, 0.1) == pytest.approx(3.0) and claims.in_sds(0.3, 0.0) is None
+    assert claims.spearman({"a": 3, "b": 2, "c": 1}, {"a": 30, "b": 20, "c": 10}) == pytest.approx(1.0)
+    assert claims.spearman({"a": 3, "b": 2, "c": 1}, {"a": 10, "b": 20, "c": 30}) == pytest.approx(-1.0)
+
+
+def test_pruned_claim_uses_the_listed_networks_only(params):
+    suggestions = {"resnet12": {"test_accuracy": 0.65, "params": 100, "modified": [
+        {"run": "resnet10", "test_accuracy": 0.645, "params": 90},
+        {"run": "resnet10_noavgpool", "test_accuracy": 0.50, "params": 80}]}}
+    c = claims.pruned_as_good(params, {"suggestions": suggestions})
+    assert c["networks"] == ["resnet10"] and c["verdict"] == claims.HOLDS  # 0.5 points below: within 1 point
+    suggestions["resnet12"]["modified"][0]["test_accuracy"] = 0.62
+    assert claims.pruned_as_good(params, {"suggestions": suggestions})["verdict"] == claims.FAILS
+
+
+def test_mislabel_verdict_needs_a_monotone_fall_beyond_the_spread(params):
+    def rows(means, sd):
+        return {"mislabel": {"as_run": [{"alpha_mean": m, "alpha_std": sd} for m in means]}}
+
+    assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.02, 0.01, 0.005], 0.001))["verdict"] == claims.HOLDS
+    assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.06, 0.01, 0.005], 0.001))["verdict"] == claims.FAILS
+    assert claims.mislabel_lowers(params, rows([0.1, 0.09, 0.08, 0.07, 0.06], 0.05))["verdict"] == claims.FAILS

@@ -1,0 +1,82 @@
+"""The shape of the code: stages on top, libraries below, dvc.yaml deps equal to each stage's imports."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from structure import PACKAGE, STAGES, TOOLS, closure, imports, modules
+
+from replication import layout
+from replication.errors import UserError, run_main
+
+DVC = yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["stages"]
+MAX_LINES = 450
+
+
+def test_every_stage_has_a_dvc_stage_and_a_module():
+    assert set(DVC) == set(STAGES)
+    assert set(STAGES) <= set(modules())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_stage_imports_a_stage_or_a_tool(stage):
+    assert imports(stage) & (set(STAGES) | set(TOOLS)) == set()
+
+
+@pytest.mark.parametrize("module", [m for m in modules() if m not in STAGES + TOOLS])
+def test_libraries_import_no_stage_or_tool(module):
+    assert imports(module) & (set(STAGES) | set(TOOLS)) == set()
+
+
+@pytest.mark.parametrize("module", modules())
+def test_modules_are_short(module):
+    assert len((PACKAGE / f"{module}.py").read_text().splitlines()) <= MAX_LINES
+
+
+def _body(stage: str) -> dict:
+    return DVC[stage].get("do", DVC[stage])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dvc_deps_are_the_stage_import_closure(stage):
+    """A module the stage imports but dvc.yaml does not list would not rerun it; an extra one reruns it
+    for nothing (the data tool, the report). Both fail here."""
+    listed = {d.removeprefix("replication/").removesuffix(".py") for d in _body(stage)["deps"]
+              if d.startswith("replication/") and d.endswith(".py")}
+    need = closure(stage)
+    assert listed == need, f"dvc.yaml {stage} deps: add {need - listed}, drop {listed - need}"
+
+
+def test_no_stage_depends_on_the_data_tool():
+    assert all("data" not in closure(stage) for stage in STAGES)
+
+
+def _outs(stage: str) -> list[str]:
+    body = _body(stage)
+    entries = [o for key in ("outs", "metrics", "plots") for o in body.get(key, [])]
+    return [next(iter(o)) if isinstance(o, dict) else o for o in entries]
+
+
+def test_result_paths_match_dvc_yaml():
+    assert {str(layout.weights("${key}", w)) for w in ("final", "snapshot")} | {
+        str(layout.train_metrics("${key}")), str(layout.history("${key}"))} == set(_outs("train"))
+    assert {str(layout.alphas_json("${key}")), str(layout.alphas_csv("${key}"))} == set(_outs("smoothness"))
+    assert _outs("mislabel") == [str(layout.mislabel("${item.preset}", "${item.rate}"))]
+    assert _outs("retrain") == [str(layout.retrain_dir("${item}"))]
+    assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
+    assert all(o.startswith(f"{layout.REPORT}/") for o in _outs("report"))
+
+
+def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
+    def user_error():
+        raise UserError("params.yaml: key 'x' must be positive")
+
+    with pytest.raises(SystemExit) as exit_:
+        run_main(user_error)
+    assert exit_.value.code == 1 and capsys.readouterr().err == "error: params.yaml: key 'x' must be positive\n"
+
+    def bug():
+        return {}["snapshot"]
+
+    with pytest.raises(KeyError):  # not swallowed into "error: 'snapshot'"
+        run_main(bug)
