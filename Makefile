@@ -5,10 +5,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: setup repro test test-fast lint bench report clean-venv
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed

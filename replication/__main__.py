@@ -2,6 +2,7 @@
 
     python -m replication describe [--json] [NETWORK ...]   # layers, shapes, probes, parameter counts
     python -m replication status                            # what has run so far, original beside reproduced
+    python -m replication compare REV_A REV_B [--figure F]  # params that differ, metrics and verdicts that moved
 """
 
 from __future__ import annotations
@@ -27,7 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
     st = sub.add_parser("status", help="markdown table of the results that exist, beside the original's")
     st.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
+    cp = sub.add_parser("compare", help="params that differ and metrics that moved between two revisions")
+    cp.add_argument("rev_a", help="git revision, DVC experiment name, or 'workspace'")
+    cp.add_argument("rev_b", help="git revision, DVC experiment name, or 'workspace'")
+    cp.add_argument("--figure", type=Path, help="also draw alpha per layer of both into this SVG")
+    cp.add_argument("--tolerance", type=float, default=0.0, help="ignore metric changes smaller than this")
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        from replication.compare import compare
+
+        try:
+            print(compare(args.rev_a, args.rev_b, args.figure, args.tolerance))
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "status":
         try:
             params = cfg.load(args.params)
@@ -40,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = cfg.load(args.params)
         names = args.networks or list(params.networks)
-        out = {name: describe(name, params.network_config(name)) for name in names}
+        out = {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
+               for name in names}
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -82,7 +82,6 @@ class RunConfig(Section):
 
 
 class NetworkConfig(Section):
-    title: Str  # the name the original report uses
     activation: Activation
     lr: Annotated[float, Strict(), Field(gt=0.0)]  # Adam learning rate
     layers: tuple[Str, ...]  # layer specs, see replication/nets.py
@@ -133,6 +132,7 @@ class SuggestConfig(Section):
 
 class ReportConfig(Section):
     title: Str  # report title
+    titles: dict[Str, Str] = {}  # network -> display name (presentation only; default: the network's key)
     seed_groups: dict[Str, tuple[Str, ...]]  # network -> runs that differ only by seed (first = the single run)
     converge: tuple[Str, Str]  # runs whose restored epochs the "ResNet converges faster" claim compares
     pruned: tuple[Str, ...]  # modified runs the "pruned networks do as well" claim uses
@@ -159,6 +159,14 @@ class Params(Section):
     def network_config(self, name: str) -> NetworkConfig:
         """The network called `name`, or a ConfigError listing the known networks."""
         return _lookup(self.networks, name, "networks")
+
+    def network_title(self, network: str) -> str:
+        """The display name of a network (report.titles), or its key."""
+        return self.report.titles.get(network, network)
+
+    def run_title(self, run: str) -> str:
+        """The display name of a run's network."""
+        return self.network_title(self.run_config(run).network)
 
     def target_config(self, name: str) -> TargetConfig:
         """The smoothness target called `name`."""
@@ -200,6 +208,8 @@ def _check_references(p: Params, source: str) -> None:
     for group, runs in p.report.seed_groups.items():
         for run in runs:
             need(run, p.runs, f"report.seed_groups.{group}[]", "runs")
+    for network in p.report.titles:
+        need(network, p.networks, "report.titles key", "networks")
     for run in (*p.report.converge, *p.report.pruned):
         need(run, p.runs, "report.converge/pruned entry", "runs")
     for name in (*p.report.main_targets, *(t for pairs in p.report.overlays.values() for pair in pairs for t in pair)):

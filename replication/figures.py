@@ -190,3 +190,26 @@ def fig_retrain(results: dict, baseline: str, path: Path) -> str:
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str, list[tuple[str, float]]],
+                label_a: str, label_b: str, path: Path) -> str:
+    """Alpha per layer of each smoothness target at two settings, one panel per target."""
+    targets = sorted(set(alphas_a) | set(alphas_b))
+    cols = min(3, max(1, len(targets)))
+    rows = math.ceil(len(targets) / cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.4 * rows), squeeze=False)
+    for ax, target in zip(axes.flat, targets, strict=False):
+        layers = [layer for layer, _ in (alphas_a.get(target) or alphas_b[target])]
+        for alphas, style, label in ((alphas_a, "-o", label_a), (alphas_b, "--s", label_b)):
+            values = dict(alphas.get(target, []))
+            if values:
+                ax.plot(range(len(layers)), [values.get(layer, np.nan) for layer in layers], style, ms=3, label=label)
+        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6)
+        ax.set_title(target, fontsize=8)
+        ax.set_ylabel("alpha")
+    for ax in list(axes.flat)[len(targets):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -46,6 +47,29 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     except OSError:  # some file systems cannot fsync a directory; the rename is still atomic
         pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, what: str) -> Iterator[None]:
+    """Hold an advisory lock on `path` while `what` runs; a second holder fails naming the first.
+
+    The kernel releases the lock when the process ends, however it ends, so a killed run never
+    leaves a stale lock behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"{what} is already running (pid {other}; lock {path}). Wait for it, or stop it "
+                            f"with `kill -TERM {other}`, then rerun: it resumes where the other one stopped") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
     finally:
         os.close(fd)
 

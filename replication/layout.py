@@ -69,6 +69,8 @@ def retrain_dir(rate: float) -> Path:
 
 OVERFIT = RESULTS / "overfit" / "summary.json"
 SUGGESTIONS = RESULTS / "suggestions.json"
+METRICS = RESULTS / "metrics"  # numbers only: train.json, smoothness.json, mislabel.json, claims.json
+METRIC_FILES = ("train", "smoothness", "mislabel", "claims")
 
 
 def resume_file(stage: str, name: str, suffix: str) -> Path:

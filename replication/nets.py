@@ -284,7 +284,6 @@ def describe(name: str, config: NetworkConfig) -> dict:
             "probes": [{"name": p, "dim": int(torch.Size(s).numel())} for p, s in layer.probes],
         })
     return {
-        "title": config.title,
         "activation": config.activation,
         "lr": config.lr,
         "params": count_params(net),

@@ -147,7 +147,8 @@ def context(params: cfg.Params, results: dict, fig: dict, root: Path = Path(".")
     summary_runs = [params.target_config(t).run for t in claims.analysed_targets(params)]
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
-        "architectures": {name: describe(name, params.network_config(name)) for name in params.networks},
+        "architectures": {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
+                          for name in params.networks},
         "seeds": seeds, "summary_runs": summary_runs,
         "conclusions": claims.verdicts(params, results, orig, seeds),
         "noise": claims.noise(params, results, orig, seeds),

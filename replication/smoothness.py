@@ -12,7 +12,7 @@ from replication import config as cfg
 from replication import dataset, layout, runtime, training
 from replication.errors import run_main
 from replication.estimator import estimator
-from replication.files import file_md5, write_csv, write_json
+from replication.files import exclusive, file_md5, write_csv, write_json
 from replication.layerwise import LayerCheckpoint, layer_alphas, resume_key
 
 
@@ -32,9 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     weights_md5 = file_md5(layout.weights(target.run, target.weights))
 
     key = resume_key(est.model_dump(), cfg.as_dict(params.data), sm.limit_samples, weights_md5)
-    checkpoint = LayerCheckpoint(layout.resume_file("smoothness", args.target, ".json"), key, args.target)
-    started = time.perf_counter()
-    rows = layer_alphas(model, images, labels, est, sm.n_jobs, checkpoint.done, checkpoint.save, name=args.target)
+    state = layout.resume_file("smoothness", args.target, ".json")
+    with exclusive(state.with_name(state.name + ".lock"), f"smoothness@{args.target}"):
+        checkpoint = LayerCheckpoint(state, key, args.target)
+        started = time.perf_counter()
+        rows = layer_alphas(model, images, labels, est, sm.n_jobs, checkpoint.done, checkpoint.save, name=args.target)
     write_json(layout.alphas_json(args.target), {
         "target": args.target, "run": target.run, "weights": target.weights,
         "network": params.run_config(target.run).network, "preset": sm.preset, "estimator": est.model_dump(),

@@ -29,8 +29,7 @@ def modified(params: cfg.Params, run: str) -> dict:
     """A modified network that was trained: its layers and test accuracy."""
     network = params.run_config(run).network
     metrics = layout.need(layout.train_metrics(run), f"train@{run}")
-    return {"run": run, "network": network, "title": params.network_config(network).title,
-            "layers": list(params.network_config(network).layers),
+    return {"run": run, "network": network, "layers": list(params.network_config(network).layers),
             "test_accuracy": metrics["test_accuracy"], "params": metrics["params"]}
 
 

@@ -23,7 +23,7 @@ from replication import config as cfg
 from replication import layout, nets, runtime, stopping
 from replication.dataset import Dataset
 from replication.errors import UserError
-from replication.files import atomic_path, dumps_json
+from replication.files import atomic_path, dumps_json, exclusive
 
 
 class TrainingDiverged(UserError):
@@ -102,7 +102,19 @@ def fit(
     resume_path: Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train run `name` on `ds`; resumes from `resume_path` when it holds a matching checkpoint."""
+    """Train run `name` on `ds`; resumes from `resume_path` when it holds a matching checkpoint.
+
+    While it trains, it holds a lock beside the resume file: a second run of the same stage stops
+    with the first one's pid instead of resuming from the same state.
+    """
+    if resume_path is None:
+        return _fit(name, params, ds, device, None, progress)
+    with exclusive(resume_path.with_name(resume_path.name + ".lock"), f"training {name}"):
+        return _fit(name, params, ds, device, resume_path, progress)
+
+
+def _fit(name: str, params: cfg.Params, ds: Dataset, device: torch.device, resume_path: Path | None,
+         progress: bool) -> TrainResult:
     run_cfg = params.run_config(name)
     net_cfg = params.network_config(run_cfg.network)
     tc = params.train

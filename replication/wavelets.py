@@ -60,12 +60,20 @@ class AlphaResult:
 MAX_CLASSES = 1000  # one-hot targets are N x K float64: a stray huge label must not allocate exabytes
 
 
+def check_features(features: np.ndarray) -> None:
+    """A 2-D array of real numbers with at least one row and column, or an EstimatorError."""
+    if features.ndim != 2 or features.shape[1] == 0:
+        raise EstimatorError(f"features must be a 2-D array (samples x features), got shape {features.shape}")
+    if features.shape[0] < 2:
+        raise EstimatorError(f"no samples to fit: features have shape {features.shape}; alpha needs at least two rows")
+    if not (np.issubdtype(features.dtype, np.integer) or np.issubdtype(features.dtype, np.floating)
+            or features.dtype == np.bool_):
+        raise EstimatorError(f"features must be real numbers, got dtype {features.dtype}")
+
+
 def scale_features(features: np.ndarray) -> np.ndarray:
     """Per-feature min-max scaling to [0, 1] as float32; constant features become 0."""
-    if features.ndim != 2 or 0 in features.shape:
-        raise EstimatorError(f"features must be a 2-D array (samples x features), got shape {features.shape}")
-    if not (np.issubdtype(features.dtype, np.number) or features.dtype == np.bool_):
-        raise EstimatorError(f"features must be numbers, got dtype {features.dtype}")
+    check_features(features)
     out = np.empty(features.shape, dtype=np.float32)
     chunk = max(1, (1 << 26) // max(1, features.shape[0]))  # ~256 MB of float64 at a time
     for start in range(0, features.shape[1], chunk):
@@ -278,7 +286,8 @@ def besov_alpha(features: np.ndarray, labels: np.ndarray, est: Estimator, n_jobs
                 progress: bool = False, desc: str = "forest", n_classes: int | None = None) -> AlphaResult:
     """Alpha of (features -> labels) with estimator settings `est`."""
     started = time.perf_counter()
-    n, d = features.shape if features.ndim == 2 else (len(features), 0)
+    check_features(features)
+    n, d = features.shape
     dec = decompose(features, labels, est, n_jobs, progress, desc, n_classes)
     ms = grid(est, len(dec.order))
     e = error_curve(dec.y, dec.leaves, dec.wavelets, dec.order, dec.tree_of, dec.node_of, ms)
@@ -318,11 +327,14 @@ def _parse_set(items: list[str]) -> dict:
 def _load_npy(path: str, what: str, mmap: bool = False) -> np.ndarray:
     """A .npy array without pickles, or an EstimatorError naming the file."""
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except FileNotFoundError:
         raise EstimatorError(f"{path}: no such file ({what})") from None
-    except (OSError, ValueError, EOFError) as err:
+    except Exception as err:  # a corrupt file raises OSError, ValueError, EOFError, zipfile errors, ...
         raise EstimatorError(f"{path}: not a readable .npy array of {what} ({type(err).__name__}: {err})") from None
+    if not isinstance(array, np.ndarray):  # an .npz archive
+        raise EstimatorError(f"{path}: holds an .npz archive; save one array with numpy.save")
+    return array
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,7 @@ def test_no_bias_in_convs_and_stem_geometry(params):
 
 
 def _net(layers, activation="relu"):
-    return cfg.NetworkConfig(title="t", activation=activation, lr=1e-3, layers=tuple(layers))
+    return cfg.NetworkConfig(activation=activation, lr=1e-3, layers=tuple(layers))
 
 
 @pytest.mark.parametrize(

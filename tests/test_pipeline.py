@@ -106,3 +106,80 @@ def test_missing_result_is_named(project):
         assert "results/overfit/summary.json is missing" in out.stderr and "dvc repro overfit" in out.stderr
     finally:
         summary.write_bytes(saved)
+
+
+def test_a_failed_report_write_keeps_the_previous_report(project):
+    """A file-size limit (like a full disk) makes the render fail: one line naming the cause, and the
+    previous HTML, PDF and figures stay whole and together."""
+    work, env, _ = project
+    before = {p.relative_to(work): p.read_bytes() for p in (work / "report").rglob("*") if p.is_file()}
+    limited = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
+               "from replication.errors import run_main; from replication.report import main; run_main(main)")
+    out = run([sys.executable, "-c", limited], work, env)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert out.stderr.startswith("error: could not write the report (File too large") and out.stderr.count("\n") == 1
+    assert "report/ was left as it was" in out.stderr
+    after = {p.relative_to(work): p.read_bytes() for p in (work / "report").rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in work.iterdir() if p.name.startswith(".report.")]  # no staging folder left
+
+
+def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
+    """SIGTERM to `dvc repro` used to leave the training running as an orphan that kept writing."""
+    import signal
+    import time
+
+    work, env, dvc = project
+    params_file = work / "params.yaml"
+    saved = params_file.read_text()
+    raw = yaml.safe_load(saved)
+    raw["runs"]["resnet12_overfit"]["max_epochs"] = 10_000  # long enough to be killed mid-way
+    params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    lock = work / ".resume" / "train" / "resnet12_overfit.pt.lock"
+    proc = subprocess.Popen([dvc, "repro", "-s", "train@resnet12_overfit"], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (work / ".resume" / "train" / "resnet12_overfit.pt").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "the training never saved an epoch"
+            time.sleep(0.2)
+        stage_pid = int(lock.read_text())
+        second = run([sys.executable, "-m", "replication.train", "resnet12_overfit"], work, env)
+        assert second.returncode == 1
+        assert f"training resnet12_overfit is already running (pid {stage_pid}" in second.stderr
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while _alive(stage_pid):
+            assert time.monotonic() < deadline, "the training outlived dvc"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        params_file.write_text(saved)
+        shutil.rmtree(work / ".resume" / "train", ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_settings_that_cannot_change_a_result_rerun_nothing_but_the_report(project):
+    """Forest processes and display names are not hashed params of any computing stage."""
+    work, env, dvc = project
+    params_file = work / "params.yaml"
+    saved = params_file.read_text()
+    raw = yaml.safe_load(saved)
+    raw["smoothness"]["n_jobs"] = 7
+    raw["report"]["titles"]["resnet12"] = "A ResNet by another name"
+    params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        status = run([dvc, "status"], work, env)
+        stale = sorted(line.rstrip(":") for line in status.stdout.splitlines() if line and not line[0].isspace())
+        assert stale == ["report"], status.stdout
+    finally:
+        params_file.write_text(saved)

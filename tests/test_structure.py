@@ -65,6 +65,7 @@ def test_result_paths_match_dvc_yaml():
     assert _outs("retrain") == [str(layout.retrain_dir("${item}"))]
     assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
     assert all(o.startswith(f"{layout.REPORT}/") for o in _outs("report"))
+    assert _outs("metrics") == [str(layout.METRICS / f"{name}.json") for name in layout.METRIC_FILES]
 
 
 def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
@@ -72,11 +73,11 @@ def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
         raise UserError("params.yaml: key 'x' must be positive")
 
     with pytest.raises(SystemExit) as exit_:
-        run_main(user_error)
+        run_main(user_error, guard=False)
     assert exit_.value.code == 1 and capsys.readouterr().err == "error: params.yaml: key 'x' must be positive\n"
 
     def bug():
         return {}["snapshot"]
 
     with pytest.raises(KeyError):  # not swallowed into "error: 'snapshot'"
-        run_main(bug)
+        run_main(bug, guard=False)

@@ -1,0 +1,86 @@
+"""Stage metrics: every result as plain numbers, and the original's claims as verdicts (DVC metrics).
+
+What `dvc metrics show`, `dvc metrics diff` and `dvc exp show` compare: test accuracies and epochs of
+every run, alpha and R^2 of every layer of every smoothness target, the mislabel study's means and
+spreads, and each claim's verdict (1 holds, 0 does not hold, 0.5 inconclusive) with its key number.
+No wall times, devices or versions (those are in each stage's own outputs), so the same results
+always give the same metrics and `dvc metrics diff` is empty unless a result moved.
+
+    python -m replication.metrics     # writes results/metrics/{train,smoothness,mislabel,claims}.json
+"""
+
+from __future__ import annotations
+
+from replication import claims, layout
+from replication import config as cfg
+from replication.errors import run_main
+from replication.files import write_json
+from replication.originals import originals
+
+VERDICT_CODE = {claims.HOLDS: 1.0, claims.FAILS: 0.0, claims.INCONCLUSIVE: 0.5}
+KEY_NUMBER = {  # the one number behind each verdict, shown beside it
+    "resnet_converges_faster": lambda c: c["epochs"][1] - c["epochs"][0],
+    "fc1_alpha_tracks_accuracy": lambda c: c["rho"],
+    "alpha_rises_abruptly_at_fc1": lambda c: c["count"] / c["of"],
+    "mislabel_lowers_alpha": lambda c: c["gap"],
+    "overfit_conv_lower_fc1_higher": lambda c: c["lower"] / c["conv_layers"],
+    "smaller_networks_do_as_well": lambda c: c["count"] / len(c["pairs"]),
+}
+
+
+def gather(params: cfg.Params) -> dict:
+    """The results the metrics and claims read (the report's gather without histories)."""
+    def need(path, stage):
+        return layout.need(path, stage)
+
+    return {
+        "runs": {r: {"metrics": need(layout.train_metrics(r), f"train@{r}")} for r in params.runs},
+        "alphas": {t: need(layout.alphas_json(t), f"smoothness@{t}") for t in params.smoothness.targets},
+        "mislabel": {p: [need(layout.mislabel(p, rate), f"mislabel@{p}-{rate}") for rate in params.mislabel.rates]
+                     for p in params.mislabel.presets},
+        "retrain": {},
+        "overfit": need(layout.OVERFIT, "overfit"),
+        "suggestions": need(layout.SUGGESTIONS, "suggest"),
+    }
+
+
+def train_numbers(results: dict) -> dict:
+    keys = ("test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run")
+    return {run: {**{k: r["metrics"][k] for k in keys},
+                  "snapshot_accuracy": r["metrics"]["snapshot"]["test_accuracy"]}
+            for run, r in results["runs"].items()}
+
+
+def smoothness_numbers(results: dict) -> dict:
+    return {target: {"alpha": {row["layer"]: row["alpha"] for row in a["layers"]},
+                     "r2": {row["layer"]: row["r2"] for row in a["layers"]},
+                     "last_layer_alpha": a["layers"][-1]["alpha"]}
+            for target, a in results["alphas"].items()}
+
+
+def mislabel_numbers(results: dict) -> dict:
+    return {preset: {str(r["rate"]): {"mean": r["alpha_mean"], "sd": r["alpha_std"]} for r in rows}
+            for preset, rows in results["mislabel"].items()}
+
+
+def claim_numbers(found: list[dict]) -> dict:
+    return {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "value": float(KEY_NUMBER[c["id"]](c))}
+            for c in found}
+
+
+def main() -> int:
+    params = cfg.load()
+    results = gather(params)
+    orig = originals()
+    found = claims.verdicts(params, results, orig, claims.seed_table(params, results))
+    numbers = {"train": train_numbers(results), "smoothness": smoothness_numbers(results),
+               "mislabel": mislabel_numbers(results), "claims": claim_numbers(found)}
+    for name in layout.METRIC_FILES:
+        write_json(layout.METRICS / f"{name}.json", numbers[name])
+    for c in found:
+        print(f"{c['id']}: {c['verdict']}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
