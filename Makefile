@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup repro test test-fast lint bench report clean-venv
+.PHONY: setup data repro test test-fast lint bench report clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+data: setup  ## build data/ from FROM=PATH (archive, batches folder or PNG tree), or download it
+	$(PY) -m replication.data fetch $(if $(FROM),--from $(FROM),)
 
 repro: setup  ## check (or download) the data, then run every out-of-date stage
 	$(PY) -m replication.data ensure

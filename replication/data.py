@@ -23,6 +23,7 @@ import hashlib
 import json
 import pickle
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -412,7 +413,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.root}/ in {time.perf_counter() - start:.1f} s")
     ok, message = check(args.root)
     print(message, file=sys.stdout if ok else sys.stderr)
+    if ok and args.command in ("fetch", "ensure") and args.root == DEFAULT_ROOT:
+        into_dvc_cache()
     return 0 if ok or expected_hash() is None else 1
+
+
+def into_dvc_cache(dvc_file: Path = DVC_FILE) -> None:
+    """`dvc commit` the checked folder, so DVC has it in its cache (quietly skipped outside a DVC project)."""
+    dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
+    if not Path(".dvc").is_dir() or not Path(dvc).exists():
+        return
+    out = subprocess.run([dvc, "commit", "--force", "--quiet", str(dvc_file)], capture_output=True, text=True)
+    if out.returncode == 0:
+        print(f"cached in .dvc/cache (dvc commit {dvc_file}): dvc status and queued experiments can use it")
+    else:
+        print(f"warning: `dvc commit {dvc_file}` failed ({out.stderr.strip()}); run it yourself", file=sys.stderr)
 
 
 if __name__ == "__main__":

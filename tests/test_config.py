@@ -114,3 +114,23 @@ def test_report_names_must_exist(raw):
     raw["report"]["pruned"] = ["resnet11"]
     with pytest.raises(cfg.ConfigError, match="report.converge/pruned entry is 'resnet11', which is not in runs"):
         cfg.parse(raw)
+
+
+@pytest.mark.parametrize("section, key, value", [("smoothness", "preset", "corrected"), ("train", "patience", 7),
+                                                 ("mislabel", "seeds", [0, 1]), ("base", "threads", 1)])
+def test_dvc_exp_set_changes_only_its_own_line(tmp_path, section, key, value):
+    """`dvc exp run -S key=value` rewrites params.yaml through ruamel; it must not re-wrap other lines."""
+    from conftest import ROOT
+    from dvc.utils.serialize import modify_yaml
+
+    copy = tmp_path / "params.yaml"
+    copy.write_text((ROOT / "params.yaml").read_text())
+    with modify_yaml(copy) as data:
+        data[section][key] = value
+    import difflib
+
+    diff = list(difflib.ndiff((ROOT / "params.yaml").read_text().splitlines(), copy.read_text().splitlines()))
+    removed = [line[2:] for line in diff if line.startswith("- ")]
+    added = [line[2:].strip() for line in diff if line.startswith("+ ")]
+    assert len(removed) == 1 and removed[0].strip().startswith(f"{key}:"), removed
+    assert added[0].startswith(f"{key}:") and all(line.startswith("- ") for line in added[1:]), added

@@ -183,3 +183,34 @@ def test_settings_that_cannot_change_a_result_rerun_nothing_but_the_report(proje
         assert stale == ["report"], status.stdout
     finally:
         params_file.write_text(saved)
+
+
+def test_a_queued_experiment_runs_and_its_metrics_compare(project):
+    """`dvc exp run --queue` runs in a temporary copy of the project: data/ must reach it from the DVC cache."""
+    import json
+    import time
+
+    work, env, dvc = project
+    env = {**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", "tiny results"], cwd=work, env=env, check=True, capture_output=True)
+    dry = run([dvc, "exp", "run", "--dry", "-S", "report.title=Dry"], work, env)
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    queued = run([dvc, "exp", "run", "--queue", "-n", "queued-title", "-S", "report.title=Queued"], work, env)
+    assert queued.returncode == 0, queued.stderr
+    assert run([dvc, "queue", "start", "-j", "1"], work, env).returncode == 0
+    deadline = time.monotonic() + 600
+    while True:
+        status = run([dvc, "queue", "status"], work, env).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(3)
+    assert "Success" in status, status + run([dvc, "queue", "logs", "queued-title"], work, env).stdout[-3000:]
+    shown = json.loads(run([dvc, "exp", "show", "--json"], work, env).stdout)
+    text = json.dumps(shown)
+    assert "queued-title" in text and "Queued" in text
+    assert "last_layer_alpha" in text and "mislabel_lowers_alpha" in text  # alphas and verdicts are metrics
+    diff = run([dvc, "metrics", "diff"], work, env)
+    assert diff.returncode == 0 and diff.stdout.strip() == ""  # the committed state against itself

@@ -81,3 +81,11 @@ def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
 
     with pytest.raises(KeyError):  # not swallowed into "error: 'snapshot'"
         run_main(bug, guard=False)
+
+
+def test_top_level_plots_overlay_every_run_and_target(raw_params):
+    plots = {next(iter(p)): next(iter(p.values())) for p in
+             yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["plots"]}
+    targets = raw_params["smoothness"]["targets"]
+    assert set(plots["alpha per layer"]["y"]) == {str(layout.alphas_csv(t)) for t in targets}
+    assert set(plots["validation loss"]["y"]) == {str(layout.history(r)) for r in raw_params["runs"]}
