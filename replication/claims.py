@@ -51,7 +51,9 @@ def seed_table(params: cfg.Params, results: dict) -> list[dict]:
         layers = [row["layer"] for row in results["alphas"][with_alpha[0]]["layers"]] if with_alpha else []
         per_layer = [(layer, *mean_sd([results["alphas"][r]["layers"][i]["alpha"] for r in with_alpha]))
                      for i, layer in enumerate(layers)]
+        per_run = {r: [row["alpha"] for row in results["alphas"][r]["layers"]] for r in with_alpha}
         rows.append({"group": group, "runs": runs, "accuracy": mean_sd(acc), "epoch": mean_sd(epochs),
+                     "per_run_alpha": per_run,
                      "accuracies": acc, "epochs": epochs,
                      "snapshot": mean_sd([s["test_accuracy"] for s in snaps]) if all(snaps) else None,
                      "alpha": per_layer, "n_alpha": len(with_alpha)})
@@ -182,12 +184,70 @@ def pruned_as_good(params: cfg.Params, results: dict, tolerance: float = 0.01) -
             "tolerance_points": 100 * tolerance}
 
 
+def _depth_rho(table: np.ndarray) -> float:
+    """Spearman correlation of the column means of a runs x layers table with the column index."""
+    means = table.mean(axis=0)
+    return spearman({str(i): float(v) for i, v in enumerate(means)}, {str(i): float(i) for i in range(len(means))})
+
+
+def depth_trend(params: cfg.Params, seeds: list[dict]) -> dict | None:
+    """Spearman correlation of the seed-mean alpha with depth over the hidden layers (conv layers and
+    avpool), with a bootstrap over seeds; a steady rise is a correlation whose 95% interval is above 0."""
+    groups = [g for g in seeds if g["n_alpha"] >= 2]
+    if not groups:
+        return None
+    rng = np.random.default_rng(params.report.bootstrap.seed)
+    out = []
+    for g in groups:
+        runs = [r for r in g["runs"] if r in g["per_run_alpha"]]
+        table = np.array([g["per_run_alpha"][r][1:-1] for r in runs])  # runs x hidden layers
+        boot = [_depth_rho(table[rng.integers(0, len(runs), len(runs))])
+                for _ in range(params.report.bootstrap.samples)]
+        low, high = np.quantile(boot, [0.025, 0.975])
+        out.append({"group": g["group"], "rho": _depth_rho(table), "low": float(low), "high": float(high),
+                    "runs": len(runs), "first": float(table[:, 0].mean()), "last": float(table[:, -1].mean())})
+    steady = [x for x in out if x["low"] > 0]
+    return {"id": "alpha_no_steady_rise", "verdict": FAILS if steady else HOLDS, "networks": [x["group"] for x in out],
+            "groups": out, "steady": [x["group"] for x in steady], "samples": params.report.bootstrap.samples}
+
+
+def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], close: float = 0.005,
+                   k: float = NOISE_SDS) -> list[dict]:
+    """Each reproduced layer against the original's interval: the gap (0 inside it), and the gap in
+    seed sds where the network has seed runs. Uses the seed mean where seeds exist, else the single run."""
+    by_first = {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
+    out = []
+    for target, layers in orig["per_layer"]["alpha"].items():
+        if target not in results["alphas"]:
+            continue
+        tc = params.target_config(target)
+        g = by_first.get(tc.run) if tc.weights == "final" else None
+        spread = {layer: (m, s) for layer, m, s in g["alpha"]} if g else {}
+        rows = []
+        for row in results["alphas"][target]["layers"]:
+            if row["layer"] not in layers:
+                continue
+            low, high = layers[row["layer"]]
+            value = spread[row["layer"]][0] if row["layer"] in spread else row["alpha"]
+            gap = 0.0 if low <= value <= high else (value - high if value > high else value - low)
+            sd = spread.get(row["layer"], (None, None))[1]
+            rows.append({"layer": row["layer"], "original": [low, high], "single": row["alpha"], "value": value,
+                         "sd": sd, "gap": gap, "sds": in_sds(gap, sd) if sd is not None else None})
+        out.append({"target": target, "preset": results["alphas"][target].get("preset"),
+                    "seeds": len(g["runs"]) if g else 1,
+                    "rows": rows, "close": sum(abs(r["gap"]) <= close for r in rows),
+                    "within_noise": sum(r["sds"] is not None and r["sds"] <= k for r in rows),
+                    "with_sd": sum(r["sd"] is not None for r in rows), "tolerance": close})
+    return out
+
+
 def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> list[dict]:
     """One entry per claim of the original that this run can test: its numbers and verdict."""
     found = [
         converges_faster(params, results, orig, seeds),
         fc1_tracks_accuracy(params, results),
         rises_at_fc1(params, results),
+        depth_trend(params, seeds),
         mislabel_lowers(params, results),
         overfit_pattern(results),
         pruned_as_good(params, results),

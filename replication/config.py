@@ -130,6 +130,11 @@ class SuggestConfig(Section):
     pairs: dict[Str, tuple[Str, ...]]  # smoothness target -> runs of the networks modified from it
 
 
+class BootstrapConfig(Section):
+    samples: Positive  # resamples of the seed runs
+    seed: NonNegative  # the resampling seed
+
+
 class ReportConfig(Section):
     title: Str  # report title
     titles: dict[Str, Str] = {}  # network -> display name (presentation only; default: the network's key)
@@ -138,6 +143,7 @@ class ReportConfig(Section):
     pruned: tuple[Str, ...]  # modified runs the "pruned networks do as well" claim uses
     main_targets: tuple[Str, ...]  # smoothness targets of the first alpha figure
     overlays: dict[Str, tuple[tuple[Str, Str], ...]]  # figure -> pairs of targets drawn on one axis
+    bootstrap: BootstrapConfig  # the seed bootstrap of the depth-trend claim
 
 
 class Params(Section):

@@ -213,3 +213,41 @@ def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str
     axes.flat[0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def fig_fidelity(fidelity: list[dict], path: Path) -> str:
+    """Per layer: the original's interval (grey), this run's seed mean +- 1 sd (band) and single runs (dots)."""
+    cols = 3
+    rows = math.ceil(len(fidelity) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.3 * rows), squeeze=False)
+    for ax, f in zip(axes.flat, fidelity, strict=False):
+        x = np.arange(len(f["rows"]))
+        low = np.array([r["original"][0] for r in f["rows"]])
+        high = np.array([r["original"][1] for r in f["rows"]])
+        ax.bar(x, np.maximum(high - low, 0.0004), bottom=low, width=0.7, color="#bbbbbb", label="original (interval)")
+        if any(r["sd"] is not None for r in f["rows"]):
+            mean = np.array([r["value"] for r in f["rows"]])
+            sd = np.array([r["sd"] or 0.0 for r in f["rows"]])
+            ax.fill_between(x, mean - sd, mean + sd, color=RESNET, alpha=0.25, lw=0, label="seed mean ± 1 sd")
+            ax.plot(x, mean, "-", color=RESNET, lw=1)
+        color = RESNET if f["target"].startswith("resnet") else PLAIN
+        ax.plot(x, [r["single"] for r in f["rows"]], "o", ms=3, color=color, label=f"reproduced ({f['preset']})")
+        ax.set_yscale("log")
+        ticks = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2f}")
+        ax.yaxis.set_major_formatter(ticks)
+        ax.yaxis.set_minor_formatter(ticks)
+        ax.set_xticks(x, [r["layer"] for r in f["rows"]], rotation=90, fontsize=5.5)
+        ax.set_title(f["target"], fontsize=8)
+        ax.tick_params(axis="y", labelsize=6)
+    for ax in list(axes.flat)[len(fidelity):]:
+        ax.axis("off")
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=False):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    axes.flat[0].set_ylabel("alpha (log)")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return _save(fig, path)

@@ -22,6 +22,7 @@ KEY_NUMBER = {  # the one number behind each verdict, shown beside it
     "resnet_converges_faster": lambda c: c["epochs"][1] - c["epochs"][0],
     "fc1_alpha_tracks_accuracy": lambda c: c["rho"],
     "alpha_rises_abruptly_at_fc1": lambda c: c["count"] / c["of"],
+    "alpha_no_steady_rise": lambda c: max(x["low"] for x in c["groups"]),
     "mislabel_lowers_alpha": lambda c: c["gap"],
     "overfit_conv_lower_fc1_higher": lambda c: c["lower"] / c["conv_layers"],
     "smaller_networks_do_as_well": lambda c: c["count"] / len(c["pairs"]),

@@ -90,15 +90,29 @@ def data_hash(dvc_file: Path) -> str | None:
     return yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
 
 
+def pinned_versions(constraints: Path) -> dict[str, str]:
+    """Package -> version pinned in constraints.txt (the environment the results were made in)."""
+    pins = {}
+    if constraints.exists():
+        for line in constraints.read_text().splitlines():
+            name, sep, version = line.partition("==")
+            if sep and not line.startswith("#"):
+                pins[name.strip().lower()] = version.strip()
+    return pins
+
+
 def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
-    """Params, data hash, content hashes of every input file and package versions."""
+    """Params, data hash, content hashes of every input file, pinned and installed package versions."""
     files = sorted(p for p in (root / "results").rglob("*") if p.is_file())
+    pins = pinned_versions(root / "constraints.txt")
     versions = {}
     for pkg in PACKAGES:
         try:
-            versions[pkg] = importlib.metadata.version(pkg)
+            installed = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = "not installed"
+            installed = "not installed"
+        pinned = pins.get(pkg.lower(), "not pinned")
+        versions[pkg] = pinned if installed == pinned else f"{pinned} (rendered with {installed})"
     return {
         "params_yaml": yaml.safe_dump(cfg.as_dict(params), sort_keys=False, width=100),
         "data_hash": data_hash(root / "data.dvc"),
@@ -136,6 +150,9 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, folder: Path) ->
                                                 cols=max(len(r) for r in params.report.seed_groups.values()))
     if results["retrain"]:
         fig["retrain"] = figures.fig_retrain(results, params.mislabel.run, folder / "retrain.svg")
+    fidelity = claims.layer_fidelity(params, results, orig, claims.seed_table(params, results))
+    if fidelity:
+        fig["fidelity"] = figures.fig_fidelity(fidelity, folder / "fidelity.svg")
     return fig
 
 
@@ -152,6 +169,7 @@ def context(params: cfg.Params, results: dict, fig: dict, root: Path = Path(".")
         "seeds": seeds, "summary_runs": summary_runs,
         "conclusions": claims.verdicts(params, results, orig, seeds),
         "noise": claims.noise(params, results, orig, seeds),
+        "fidelity": claims.layer_fidelity(params, results, orig, seeds),
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": claims.compute_times(results),
