@@ -3,6 +3,7 @@ report's templates make of them."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from replication import claims, report
@@ -102,3 +103,28 @@ def test_mislabel_verdict_needs_a_monotone_fall_beyond_the_spread(params):
     assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.02, 0.01, 0.005], 0.001))["verdict"] == claims.HOLDS
     assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.06, 0.01, 0.005], 0.001))["verdict"] == claims.FAILS
     assert claims.mislabel_lowers(params, rows([0.1, 0.09, 0.08, 0.07, 0.06], 0.05))["verdict"] == claims.FAILS
+
+
+def _group(per_run: dict[str, list[float]]) -> dict:
+    runs = list(per_run)
+    layers = [f"l{i}" for i in range(len(per_run[runs[0]]))]
+    alpha = [(name, *claims.mean_sd([per_run[r][i] for r in runs])) for i, name in enumerate(layers)]
+    return {"group": runs[0], "runs": runs, "per_run_alpha": per_run, "alpha": alpha, "n_alpha": len(runs)}
+
+
+def test_depth_trend_tells_a_steady_rise_from_noise(params):
+    rising = _group({f"r{s}": [0.015, *(0.02 + 0.001 * i + 0.0001 * s for i in range(8)), 0.1] for s in range(3)})
+    trend = claims.depth_trend(params, [rising])
+    assert trend["verdict"] == claims.FAILS and trend["groups"][0]["low"] > 0.9 and trend["steady"] == ["r0"]
+    rng = np.random.default_rng(0)
+    flat = _group({f"r{s}": [0.015, *(0.02 + 0.002 * rng.standard_normal(8)), 0.1] for s in range(5)})
+    assert claims.depth_trend(params, [flat])["verdict"] == claims.HOLDS
+
+
+def test_layer_fidelity_measures_the_gap_to_the_original_interval(params):
+    orig = {"per_layer": {"alpha": {"plain6": {"input": [0.017, 0.018], "fc1": [0.1, 0.101]}}}}
+    results = {"alphas": {"plain6": {"preset": "as_run", "layers": [{"layer": "input", "alpha": 0.0175},
+                                                                     {"layer": "fc1", "alpha": 0.09}]}}}
+    (f,) = claims.layer_fidelity(params, results, orig, [])
+    assert [r["gap"] for r in f["rows"]] == [0.0, pytest.approx(-0.01)]
+    assert f["close"] == 1 and f["with_sd"] == 0 and f["seeds"] == 1
