@@ -117,7 +117,7 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.8))
     rates = list(params.mislabel.rates)
     ax.plot(orig["mislabel"]["rates"], orig["mislabel"]["alpha"], "k--o", ms=7, mfc="none", zorder=3,
-            label="original (as_run)")
+            label=f"original (its code's estimator, {orig['mislabel']['preset']})")
     for preset, color in zip(params.mislabel.presets, (RESNET, PLAIN, "#4b8b3b"), strict=False):
         rows = results["mislabel"][preset]
         mean = [r["alpha_mean"] for r in rows]
@@ -125,16 +125,24 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
         hi = [r["alpha_max"] for r in rows]
         ax.plot(rates, mean, "-o", ms=4, color=color, label=f"reproduced, {preset}")
         ax.fill_between(rates, lo, hi, color=color, alpha=0.2, lw=0)
+    ax.set_yscale("log")  # the alphas span more than a decade
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("fraction of labels shuffled")
-    ax.set_ylabel("alpha of fc1")
-    ax.legend(fontsize=7, frameon=False)
+    ax.set_ylabel("alpha of fc1 (log)")
+    ax.legend(fontsize=6.5, frameon=False)
     first = params.mislabel.presets[0]
-    for r in results["mislabel"][first]:
+    curves = orig.get("fc1_error_curves", {})
+    original_mse = {float(rate): values for rate, values in curves.get("mse", {}).items()}
+    for k, r in enumerate(results["mislabel"][first]):
         s = r["seeds"][0]
-        ax2.plot(s["m"], s["mse"], label=f"{r['rate']:.0%}")
+        line, = ax2.plot(s["m"], s["mse"], label=f"{r['rate']:.0%}")
+        points = original_mse.get(float(r["rate"]))
+        if points:
+            ax2.plot(curves["m"], points, "o", ms=4, mfc="none", color=line.get_color(),
+                     label="original" if k == 0 else None)
     ax2.set_xlabel("number of wavelets M")
     ax2.set_ylabel("forest MSE (per output)")
-    ax2.set_title(f"{first}, first seed", fontsize=8)
+    ax2.set_title(f"{first}, first seed; circles: the original's, read off its chart", fontsize=7)
     ax2.legend(fontsize=7, frameon=False, title="shuffled", title_fontsize=7, loc="center left",
                bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -142,21 +150,36 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
 
 
 def fig_confusions(results: dict, names: list[str], path: Path) -> str:
-    """Column-normalised confusion matrices (diagonal = per-class precision), as originally shown."""
-    cols = 4
+    """Column-normalised confusion matrices in percent (diagonal = per-class precision, as originally
+    shown), values in the cells, one shared colour bar."""
+    cols = 3
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.95 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.45 * rows), squeeze=False)
+    image = None
+    for k, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
         cm = np.asarray(results["runs"][name]["metrics"]["confusion_matrix"], dtype=float)
         col = cm.sum(axis=0, keepdims=True)
-        norm = np.divide(cm, col, out=np.zeros_like(cm), where=col > 0)
-        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        norm = 100 * np.divide(cm, col, out=np.zeros_like(cm), where=col > 0)
+        image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=100)
+        for i in range(10):
+            for j in range(10):
+                ax.text(j, i, f"{norm[i, j]:.0f}", ha="center", va="center", fontsize=3.6,
+                        color="white" if norm[i, j] > 55 else "#333")
         ax.set_title(name, fontsize=7)
-        ax.set_xticks(range(10), [c[:3] for c in CLASSES], fontsize=5, rotation=90)
-        ax.set_yticks(range(10), [c[:3] for c in CLASSES], fontsize=5)
+        first_col, bottom = k % cols == 0, k >= len(names) - cols
+        ax.set_xticks(range(10), CLASSES if bottom else [], fontsize=4.5, rotation=90)
+        ax.set_yticks(range(10), CLASSES if first_col else [], fontsize=4.5)
+        if bottom:
+            ax.set_xlabel("predicted class", fontsize=6)
+        if first_col:
+            ax.set_ylabel("true class", fontsize=6)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if image is not None:
+        bar = fig.colorbar(image, cax=fig.add_axes((0.93, 0.3, 0.015, 0.4)))
+        bar.set_label("% of the predicted column", fontsize=6)
+        bar.ax.tick_params(labelsize=5)
     return _save(fig, path)
 
 

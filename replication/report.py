@@ -22,7 +22,7 @@ from replication import claims, figures, layout
 from replication import config as cfg
 from replication.dataset import CLASSES
 from replication.errors import UserError, run_main
-from replication.files import atomic_path, file_md5, write_text
+from replication.files import atomic_path, file_md5, write_json, write_text
 from replication.nets import describe
 from replication.originals import originals
 
@@ -114,9 +114,11 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
         pinned = pins.get(pkg.lower(), "not pinned")
         versions[pkg] = pinned if installed == pinned else f"{pinned} (rendered with {installed})"
     return {
-        "params_yaml": yaml.safe_dump(cfg.as_dict(params), sort_keys=False, width=100),
+        "params_yaml": (root / "params.yaml").read_text(),  # as committed, with its comments
         "data_hash": data_hash(root / "data.dvc"),
         "files": [{"path": p.relative_to(root).as_posix(), "md5": file_md5(p)} for p in files],
+        "params_md5": file_md5(root / "params.yaml"),
+        "constraints_md5": file_md5(root / "constraints.txt") if (root / "constraints.txt").exists() else None,
         "versions": versions,
     }
 
@@ -200,6 +202,11 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         ctx = context(params, results, fig, root)
         html = environment().get_template("report.html").render(**ctx)
         write_text(staging / "index.html", html)
+        prov = ctx["provenance"]
+        write_json(staging / "manifest.json", {
+            "params.yaml": prov["params_md5"], "constraints.txt": prov["constraints_md5"], "data": prov["data_hash"],
+            "results": {f["path"]: f["md5"] for f in prov["files"]},
+        })
         write_text(staging / "report.css", (TEMPLATES / "report.css").read_text())
         from weasyprint import HTML
 
