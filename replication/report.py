@@ -123,42 +123,60 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     }
 
 
-def draw_figures(params: cfg.Params, results: dict, orig: dict, folder: Path) -> dict[str, str]:
-    """Every figure of the report, drawn into `folder`; returns figure key -> path relative to the report."""
+def draw_figures(params: cfg.Params, results: dict, orig: dict, folder: Path) -> tuple[dict[str, str], dict]:
+    """Every figure of the report, drawn into `folder`: figure key -> path relative to the report, and
+    figure key -> the (stage, result file) pairs it is drawn from."""
     train_runs = claims.single_runs(params)
     targets = list(params.smoothness.targets)
     ymax = max(r["alpha"] for a in results["alphas"].values() for r in a["layers"])
     ylim = 1.15 * ymax if ymax > 0 else 1.0
-    main_targets = [t for t in params.report.main_targets if t in targets]
+    main_targets = [t for t in params.report.main_targets if t in targets] or targets[:4]
     other_targets = [t for t in claims.analysed_targets(params) if t not in main_targets]
-    fig = {
-        "curves": figures.fig_curves(params, results, train_runs, folder / "curves.svg", orig_curves=orig["curves"]),
-        "alpha_main": figures.fig_alpha_bars(results, main_targets or targets[:4], folder / "alpha_main.svg", ylim),
-        "confusions": figures.fig_confusions(results, train_runs, folder / "confusions.svg"),
-        "mislabel": figures.fig_mislabel(results, orig, params, folder / "mislabel.svg"),
-    }
+
+    def trained(runs, path=layout.history):
+        return [(f"train@{r}", str(path(r))) for r in runs]
+
+    def smoothed(names):
+        return [(f"smoothness@{t}", str(layout.alphas_json(t))) for t in dict.fromkeys(names)]
+
+    fig, sources = {}, {}
+
+    def draw(key: str, made: list, function, *args, **kwargs) -> None:
+        fig[key] = function(*args, folder / f"{key}.svg", **kwargs)
+        sources[key] = made
+
+    draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
+    draw("alpha_main", smoothed(main_targets), figures.fig_alpha_bars, results, main_targets, ylim=ylim)
+    draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs)
+    draw("mislabel", [(f"mislabel@{p}-{r}", str(layout.mislabel(p, r))) for p in params.mislabel.presets
+                      for r in params.mislabel.rates], figures.fig_mislabel, results, orig, params)
     if other_targets:
-        fig["alpha_other"] = figures.fig_alpha_bars(results, other_targets, folder / "alpha_other.svg", ylim)
-    overlays = {**params.report.overlays, "overfit_alpha": ((params.overfit.baseline, params.overfit.run),)}
-    for key, pairs in overlays.items():
-        fig[key] = figures.fig_overlay(results, list(pairs), folder / f"{key}.svg")
+        draw("alpha_other", smoothed(other_targets), figures.fig_alpha_bars, results, other_targets, ylim=ylim)
     ov = params.overfit
-    fig["overfit_curve"] = figures.fig_curves(params, results, [ov.run, ov.baseline], folder / "overfit_curve.svg",
-                                              cols=2, orig_curves=orig["curves"])
+    overlays = {**params.report.overlays, "overfit_alpha": ((ov.baseline, ov.run),)}
+    for key, pairs in overlays.items():
+        made = smoothed([t for pair in pairs for t in pair])
+        if key == "overfit_alpha":
+            made.append(("overfit", str(layout.OVERFIT)))
+        draw(key, made, figures.fig_overlay, results, list(pairs))
+    draw("overfit_curve", trained([ov.run, ov.baseline]), figures.fig_curves, params, results, [ov.run, ov.baseline],
+         cols=2, orig_curves=orig["curves"])
     if params.report.seed_groups:
         seed_runs = [r for runs in params.report.seed_groups.values() for r in runs]
-        fig["seeds"] = figures.fig_seeds(results, params.report.seed_groups, folder / "seeds.svg")
-        fig["seed_curves"] = figures.fig_curves(params, results, seed_runs, folder / "seed_curves.svg",
-                                                cols=max(len(r) for r in params.report.seed_groups.values()))
+        draw("seeds", smoothed([r for r in seed_runs if r in results["alphas"]]), figures.fig_seeds, results,
+             params.report.seed_groups)
+        draw("seed_curves", trained(seed_runs), figures.fig_curves, params, results, seed_runs,
+             cols=max(len(r) for r in params.report.seed_groups.values()))
     if results["retrain"]:
-        fig["retrain"] = figures.fig_retrain(results, params.mislabel.run, folder / "retrain.svg")
+        draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results["retrain"]],
+             figures.fig_retrain, results, params.mislabel.run)
     fidelity = claims.layer_fidelity(params, results, orig, claims.seed_table(params, results))
     if fidelity:
-        fig["fidelity"] = figures.fig_fidelity(fidelity, folder / "fidelity.svg")
-    return fig
+        draw("fidelity", smoothed([f["target"] for f in fidelity]), figures.fig_fidelity, fidelity)
+    return fig, sources
 
 
-def context(params: cfg.Params, results: dict, fig: dict, root: Path = Path(".")) -> dict:
+def context(params: cfg.Params, results: dict, fig: dict, root: Path = Path("."), sources: dict | None = None) -> dict:
     """Everything the templates show: results, original numbers, claims, figures and provenance."""
     orig = originals()
     seeds = claims.seed_table(params, results)
@@ -166,6 +184,7 @@ def context(params: cfg.Params, results: dict, fig: dict, root: Path = Path(".")
     summary_runs = [params.target_config(t).run for t in claims.analysed_targets(params)]
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
+        "fig_sources": sources or {},
         "architectures": {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
                           for name in params.networks},
         "seeds": seeds, "summary_runs": summary_runs,
@@ -198,8 +217,8 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         raise ReportError(f"cannot write beside {out}/ ({err.strerror}); make the folder writable") from err
     try:
         (staging / "figures").mkdir()
-        fig = draw_figures(params, results, originals(), staging / "figures")
-        ctx = context(params, results, fig, root)
+        fig, sources = draw_figures(params, results, originals(), staging / "figures")
+        ctx = context(params, results, fig, root, sources)
         html = environment().get_template("report.html").render(**ctx)
         write_text(staging / "index.html", html)
         prov = ctx["provenance"]

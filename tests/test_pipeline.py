@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,6 +82,10 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
     assert "Against the seed noise" in text and "single runs differ" in text  # two seeds per group here
     html = (work / "report" / "index.html").read_text()
     assert "<svg" not in html and "figures/curves.svg" in html
+    # every figure names the concrete stages behind it and the command that rebuilds it
+    assert html.count("<figure>") == html.count("rebuild: <code>dvc repro -f -s ") > 5
+    assert "@TARGET" not in html and "@RUN" not in html and "smoothness@resnet12_epoch5" in html
+    assert json.loads((work / "report" / "manifest.json").read_text())["results"]
 
 
 def test_second_repro_is_a_no_op_and_report_is_byte_stable(project):
@@ -137,6 +142,9 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
     raw["runs"]["resnet12_overfit"]["max_epochs"] = 10_000  # long enough to be killed mid-way
     params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
     lock = work / ".resume" / "train" / "resnet12_overfit.pt.lock"
+    outputs = work / "results" / "train" / "resnet12_overfit"
+    backup = work.parent / "resnet12_overfit.saved"
+    shutil.copytree(outputs, backup)  # dvc deletes a stage's outputs before it runs it
     proc = subprocess.Popen([dvc, "repro", "-s", "train@resnet12_overfit"], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -159,6 +167,8 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
             proc.kill()
         params_file.write_text(saved)
         shutil.rmtree(work / ".resume" / "train", ignore_errors=True)
+        shutil.rmtree(outputs, ignore_errors=True)
+        shutil.copytree(backup, outputs)
 
 
 def _alive(pid: int) -> bool:
