@@ -95,7 +95,6 @@ class TargetConfig(Section):
 class SmoothnessConfig(Section):
     preset: PresetName  # estimator preset (replication/estimator.py PRESETS)
     overrides: dict[Str, Any]  # estimator fields that replace the preset's
-    n_jobs: Positive  # forest fitting processes (results do not depend on it)
     limit_samples: NonNegative  # 0 = all 50,000 training images; >0 keeps the first N
     targets: dict[Str, TargetConfig]  # representations that get per-layer alphas
 

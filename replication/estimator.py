@@ -90,7 +90,8 @@ def describe_errors(err: ValidationError, prefix: str = "") -> str:
     """A pydantic error as one clause per problem: the key, what is allowed, what was given."""
     clauses = []
     for e in err.errors():
-        key = ".".join(str(part) for part in (prefix, *e["loc"]) if part != "")
+        # escaped, so a key holding a newline or a control character still gives one line
+        key = ".".join(str(part) for part in (prefix, *e["loc"]) if part != "").encode("unicode_escape").decode()
         given = e["input"] if not isinstance(e["input"], dict) else None
         got = f" (got {given!r})" if given is not None or e["type"] == "none_required" else ""
         if e["type"] == "extra_forbidden":

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     model = training.trained_network(params, ml.run, ml.weights, device)
     images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)
     rep = features.representation(model, images, ml.layer)
-    out = alpha_under_shuffles(rep, labels, args.rate, estimator(args.preset), ml.seeds, params.smoothness.n_jobs,
+    out = alpha_under_shuffles(rep, labels, args.rate, estimator(args.preset), ml.seeds, wavelets.default_jobs(),
                                progress=True)
     out.update({"preset": args.preset, "run": ml.run, "weights": ml.weights, "layer": ml.layer,
                 "n_samples": len(labels)})

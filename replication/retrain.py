@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from replication import config as cfg
-from replication import dataset, layout, nets, runtime, training
+from replication import dataset, layout, nets, runtime, training, wavelets
 from replication.errors import run_main
 from replication.estimator import estimator
 from replication.files import file_md5, write_csv, write_json
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     sm = params.smoothness
     images, _ = dataset.training_images(params.data, sm.limit_samples)
     labels = noisy[: len(images)]
-    rows = layer_alphas(model, images, labels, estimator(sm.preset, sm.overrides), sm.n_jobs,
+    rows = layer_alphas(model, images, labels, estimator(sm.preset, sm.overrides), wavelets.default_jobs(),
                         name=f"retrain@{args.rate}")
 
     out = layout.retrain_dir(args.rate)

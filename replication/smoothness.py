@@ -9,7 +9,7 @@ import argparse
 import time
 
 from replication import config as cfg
-from replication import dataset, layout, runtime, training
+from replication import dataset, layout, runtime, training, wavelets
 from replication.errors import run_main
 from replication.estimator import estimator
 from replication.files import exclusive, file_md5, write_csv, write_json
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     with exclusive(state.with_name(state.name + ".lock"), f"smoothness@{args.target}"):
         checkpoint = LayerCheckpoint(state, key, args.target)
         started = time.perf_counter()
-        rows = layer_alphas(model, images, labels, est, sm.n_jobs, checkpoint.done, checkpoint.save, name=args.target)
+        rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(), checkpoint.done, checkpoint.save,
+                            name=args.target)
     write_json(layout.alphas_json(args.target), {
         "target": args.target, "run": target.run, "weights": target.weights,
         "network": params.run_config(target.run).network, "preset": sm.preset, "estimator": est.model_dump(),

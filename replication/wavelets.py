@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -183,6 +184,20 @@ def tree_wavelets(tree, est: Estimator, node_fraction: np.ndarray | None = None)
 
 
 # --------------------------------------------------------------------------- fit and curve
+
+
+JOBS_VARIABLE = "REPLICATION_JOBS"
+
+
+def default_jobs() -> int:
+    """Forest fitting processes: $REPLICATION_JOBS, else one per available core. Alphas do not depend on
+    it (the trees are the same however many are grown at once), so it is not a setting in params.yaml."""
+    value = os.environ.get(JOBS_VARIABLE)
+    if value is None:
+        return max(1, len(os.sched_getaffinity(0)))
+    if not value.isdigit() or int(value) < 1:
+        raise EstimatorError(f"${JOBS_VARIABLE} is {value!r}; set it to a number of processes, at least 1")
+    return int(value)
 
 
 def fit_forest(x: np.ndarray, y: np.ndarray, est: Estimator, n_jobs: int = 1, progress: bool = False,

@@ -41,11 +41,11 @@ def test_params_loader_never_crashes(raw_params, data):
     paths = [p for p in _paths(raw) if p]
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(paths))
-        parent = raw
-        for key in path[:-1]:
-            parent = parent[key]
         action = data.draw(st.sampled_from(["replace", "delete", "add"]))
         try:
+            parent = raw
+            for key in path[:-1]:
+                parent = parent[key]
             if action == "replace":
                 parent[path[-1]] = data.draw(VALUES)
             elif action == "delete":

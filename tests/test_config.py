@@ -52,7 +52,6 @@ def test_float_written_without_dot_is_a_string(raw):
         ("train", "eval_batch_size", -1, "train.eval_batch_size' must be greater than or equal to 1"),
         ("train", "patience", 0, "train.patience' must be greater than or equal to 1"),
         ("base", "threads", -2, "base.threads' must be greater than or equal to 0"),
-        ("smoothness", "n_jobs", 0, "smoothness.n_jobs' must be greater than or equal to 1"),
         ("data", "val_size", 0, "data.val_size' must be greater than or equal to 1"),
         ("data", "mean", [0.5, 0.5], "data.mean': must hold 3 values, one per colour channel, not 2"),
         ("data", "std", [1.0, 0.0, 1.0], "data.std': every std must be positive"),

@@ -29,7 +29,7 @@ def tiny_params(raw: dict) -> dict:
     raw["train"].update(batch_size=40, snapshot_epoch=1, eval_batch_size=100)
     keep = {"resnet12": 2, "plain6": 2, "resnet12_seed1": 2, "resnet12_overfit": 3}
     raw["runs"] = {k: {**raw["runs"][k], "max_epochs": epochs} for k, epochs in keep.items()}
-    raw["smoothness"].update(overrides={"n_trees": 2, "m_stop": 100}, n_jobs=1)
+    raw["smoothness"].update(overrides={"n_trees": 2, "m_stop": 100})
     raw["smoothness"]["targets"] = {k: raw["smoothness"]["targets"][k]
                                     for k in ("resnet12", "resnet12_epoch5", "resnet12_seed1", "resnet12_overfit")}
     raw["mislabel"].update(seeds=[0, 1], retrain=[0.5], rates=[0.0, 1.0], presets=["as_run"])
@@ -49,7 +49,7 @@ def project(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e") / "project"
     shutil.copytree(ROOT, work, ignore=lambda d, names: [n for n in names if Path(d) == ROOT and n in SKIP])
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(work)}
+           "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(work), "REPLICATION_JOBS": "1"}
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     splits = cifar.canonicalize(make_splits(200, 60, separable=True), "synthetic", full=False)
     cifar.write_canonical(splits, work / "data")
@@ -179,12 +179,12 @@ def _alive(pid: int) -> bool:
 
 
 def test_settings_that_cannot_change_a_result_rerun_nothing_but_the_report(project):
-    """Forest processes and display names are not hashed params of any computing stage."""
+    """Display names are not hashed params of any computing stage; forest processes are not in params.yaml at all
+    (they cannot change an alpha), so changing them reruns nothing."""
     work, env, dvc = project
     params_file = work / "params.yaml"
     saved = params_file.read_text()
     raw = yaml.safe_load(saved)
-    raw["smoothness"]["n_jobs"] = 7
     raw["report"]["titles"]["resnet12"] = "A ResNet by another name"
     params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
     try:

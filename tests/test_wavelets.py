@@ -200,3 +200,14 @@ def test_cli_json(tmp_path):
          "--set", "depth=3"], capture_output=True, text=True,
     )
     assert bad.returncode == 1 and "unknown estimator field 'depth'" in bad.stderr
+
+
+def test_forest_processes_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("REPLICATION_JOBS", "3")
+    assert W.default_jobs() == 3
+    monkeypatch.delenv("REPLICATION_JOBS")
+    assert W.default_jobs() >= 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("REPLICATION_JOBS", bad)
+        with pytest.raises(W.EstimatorError, match=r"\$REPLICATION_JOBS is .*at least 1"):
+            W.default_jobs()
