@@ -63,7 +63,9 @@ def _watch_parents(interval: float = 1.0) -> None:
                 now = os.getppid() if pid == os.getpid() else _parent_of(pid)
                 if now != parent:
                     _orphaned.append(f"{_comm(parent) or 'parent'} (pid {parent})")
-                    _thread.interrupt_main()
+                    # SIGTERM, whose handler run_main installs: SIGINT may be ignored (background jobs),
+                    # and interrupt_main does nothing for a signal Python does not handle
+                    _thread.interrupt_main(signal.SIGTERM)
                     return
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

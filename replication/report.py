@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import jinja2
@@ -211,8 +211,11 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     """
     results = gather(params, root)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # a fixed name (not a random temp name): the PDF is rendered from it, and its bytes must not vary
+    staging = out.with_name(f".{out.name}.staging")
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
     except OSError as err:
         raise ReportError(f"cannot write beside {out}/ ({err.strerror}); make the folder writable") from err
     try:
@@ -232,8 +235,10 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         # fontTools stamps the fonts it subsets into the PDF with the current time unless
         # SOURCE_DATE_EPOCH is set; a fixed stamp makes the same HTML give the same PDF bytes.
         os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+        # links to result files stay in the HTML; in the PDF they would become absolute paths of this machine
+        printable = re.sub(r'<a href="\.\./[^"]*">(.*?)</a>', r"\1", html)
         with atomic_path(staging / "report.pdf") as tmp:
-            HTML(string=html, base_url=str(staging)).write_pdf(tmp)
+            HTML(string=printable, base_url=str(staging)).write_pdf(tmp)
         _swap_in(staging, out)
     except OSError as err:
         raise ReportError(f"could not write the report ({err.strerror}: {err.filename or out}); {out}/ was "
