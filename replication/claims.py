@@ -14,6 +14,7 @@ from replication import config as cfg
 
 NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is larger than this many seed sds
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+WITHIN_NOISE = "within noise"  # the effect points the claimed way but is smaller than NOISE_SDS seed sds
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -102,7 +103,14 @@ def converges_faster(params: cfg.Params, results: dict, orig: dict, seeds: list[
         return None
     a, b = m[first]["restored_epoch"], m[second]["restored_epoch"]
     ga, gb = _group_of(first, seeds), _group_of(second, seeds)
-    return {"id": "resnet_converges_faster", "verdict": HOLDS if a < b else FAILS, "networks": [first, second],
+    verdict = HOLDS if a < b else FAILS
+    sds = None
+    if ga and gb and len(ga["runs"]) >= 2 and len(gb["runs"]) >= 2:  # judge the seed means, not one run each
+        gap = gb["epoch"][0] - ga["epoch"][0]
+        sds = in_sds(gap, max(ga["epoch"][1], gb["epoch"][1]))
+        verdict = FAILS if gap <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
+    return {"id": "resnet_converges_faster", "verdict": verdict, "networks": [first, second], "sds": sds,
+            "k": NOISE_SDS,
             "epochs": [a, b],
             "original_epochs": [orig["runs"].get(r, {}).get("restored_epoch") for r in (first, second)],
             "seed_epochs": [ga["epoch"], gb["epoch"]] if ga and gb else None}

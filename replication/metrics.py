@@ -2,7 +2,7 @@
 
 What `dvc metrics show`, `dvc metrics diff` and `dvc exp show` compare: test accuracies and epochs of
 every run, alpha and R^2 of every layer of every smoothness target, the mislabel study's means and
-spreads, and each claim's verdict (1 holds, 0 does not hold, 0.5 inconclusive) with its key number.
+spreads, and each claim's verdict (1 holds, 0.5 within noise, 0.25 inconclusive, 0 does not hold) with its key number.
 No wall times, devices or versions (those are in each stage's own outputs), so the same results
 always give the same metrics and `dvc metrics diff` is empty unless a result moved.
 
@@ -17,7 +17,7 @@ from replication.errors import run_main
 from replication.files import write_json
 from replication.originals import originals
 
-VERDICT_CODE = {claims.HOLDS: 1.0, claims.FAILS: 0.0, claims.INCONCLUSIVE: 0.5}
+VERDICT_CODE = {claims.HOLDS: 1.0, claims.WITHIN_NOISE: 0.5, claims.INCONCLUSIVE: 0.25, claims.FAILS: 0.0}
 KEY_NUMBER = {  # the one number behind each verdict, shown beside it
     "resnet_converges_faster": lambda c: c["epochs"][1] - c["epochs"][0],
     "fc1_alpha_tracks_accuracy": lambda c: c["rho"],

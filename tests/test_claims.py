@@ -128,3 +128,21 @@ def test_layer_fidelity_measures_the_gap_to_the_original_interval(params):
     (f,) = claims.layer_fidelity(params, results, orig, [])
     assert [r["gap"] for r in f["rows"]] == [0.0, pytest.approx(-0.01)]
     assert f["close"] == 1 and f["with_sd"] == 0 and f["seeds"] == 1
+
+
+def test_convergence_claim_is_judged_on_seed_means(params):
+    def group(first, epochs):
+        return {"group": first, "runs": [first, *(f"{first}_s{i}" for i in range(1, len(epochs)))],
+                "epoch": claims.mean_sd(epochs)}
+
+    results = {"runs": {"resnet12": {"metrics": {"restored_epoch": 30}},
+                        "plain12": {"metrics": {"restored_epoch": 44}}}}
+    orig = {"runs": {}}
+    seeds = [group("resnet12", [30, 31, 29]), group("plain12", [44, 45, 43])]
+    far = claims.converges_faster(params, results, orig, seeds)
+    assert far["verdict"] == claims.HOLDS and far["sds"] == pytest.approx(14.0)
+    seeds = [group("resnet12", [30, 36, 33]), group("plain12", [44, 34, 40])]
+    close = claims.converges_faster(params, results, orig, seeds)
+    assert close["verdict"] == claims.WITHIN_NOISE and close["sds"] < claims.NOISE_SDS
+    alone = claims.converges_faster(params, results, orig, [])
+    assert alone["verdict"] == claims.HOLDS and alone["sds"] is None
