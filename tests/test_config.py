@@ -133,3 +133,15 @@ def test_dvc_exp_set_changes_only_its_own_line(tmp_path, section, key, value):
     added = [line[2:].strip() for line in diff if line.startswith("+ ")]
     assert len(removed) == 1 and removed[0].strip().startswith(f"{key}:"), removed
     assert added[0].startswith(f"{key}:") and all(line.startswith("- ") for line in added[1:]), added
+
+
+def test_dvc_yaml_round_trip_leaves_params_yaml_untouched(tmp_path):
+    """Any flow list that DVC's YAML writer would re-wrap (a line it finds too long) fails here."""
+    from conftest import ROOT
+    from dvc.utils.serialize import modify_yaml
+
+    copy = tmp_path / "params.yaml"
+    copy.write_text((ROOT / "params.yaml").read_text())
+    with modify_yaml(copy) as data:
+        data["smoothness"]["preset"] = data["smoothness"]["preset"]
+    assert copy.read_text() == (ROOT / "params.yaml").read_text()
