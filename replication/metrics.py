@@ -16,6 +16,7 @@ from replication import config as cfg
 from replication.errors import run_main
 from replication.files import write_json
 from replication.originals import originals
+from replication.results import gather
 
 VERDICT_CODE = {claims.HOLDS: 1.0, claims.WITHIN_NOISE: 0.5, claims.INCONCLUSIVE: 0.25, claims.FAILS: 0.0}
 KEY_NUMBER = {  # the one number behind each verdict, shown beside it
@@ -27,22 +28,6 @@ KEY_NUMBER = {  # the one number behind each verdict, shown beside it
     "overfit_conv_lower_fc1_higher": lambda c: c["lower"] / c["conv_layers"],
     "smaller_networks_do_as_well": lambda c: c["count"] / len(c["pairs"]),
 }
-
-
-def gather(params: cfg.Params) -> dict:
-    """The results the metrics and claims read (the report's gather without histories)."""
-    def need(path, stage):
-        return layout.need(path, stage)
-
-    return {
-        "runs": {r: {"metrics": need(layout.train_metrics(r), f"train@{r}")} for r in params.runs},
-        "alphas": {t: need(layout.alphas_json(t), f"smoothness@{t}") for t in params.smoothness.targets},
-        "mislabel": {p: [need(layout.mislabel(p, rate), f"mislabel@{p}-{rate}") for rate in params.mislabel.rates]
-                     for p in params.mislabel.presets},
-        "retrain": {},
-        "overfit": need(layout.OVERFIT, "overfit"),
-        "suggestions": need(layout.SUGGESTIONS, "suggest"),
-    }
 
 
 def train_numbers(results: dict) -> dict:
@@ -71,7 +56,7 @@ def claim_numbers(found: list[dict]) -> dict:
 
 def main() -> int:
     params = cfg.load()
-    results = gather(params)
+    results = gather(params, histories=False, retrain=False)
     orig = originals()
     found = claims.verdicts(params, results, orig, claims.seed_table(params, results))
     numbers = {"train": train_numbers(results), "smoothness": smoothness_numbers(results),

@@ -25,6 +25,7 @@ from replication.errors import UserError, run_main
 from replication.files import atomic_path, file_md5, write_json, write_text
 from replication.nets import describe
 from replication.originals import originals
+from replication.results import gather
 
 OUT = layout.REPORT
 TEMPLATES = Path("report_templates")
@@ -36,25 +37,6 @@ class ReportError(UserError):
 
 
 # --------------------------------------------------------------------------- gathering
-
-
-def gather(params: cfg.Params, root: Path = Path(".")) -> dict:
-    """Every result the report shows, keyed by kind; a missing one raises MissingResult naming its stage."""
-    def need(path: Path, stage: str):
-        return layout.need(path, stage, root)
-
-    runs = {name: {"metrics": need(layout.train_metrics(name), f"train@{name}"),
-                   "history": need(layout.history(name), f"train@{name}")} for name in params.runs}
-    alphas = {t: need(layout.alphas_json(t), f"smoothness@{t}") for t in params.smoothness.targets}
-    mislabel = {preset: [need(layout.mislabel(preset, rate), f"mislabel@{preset}-{rate}")
-                         for rate in params.mislabel.rates]
-                for preset in params.mislabel.presets}
-    retrain = {rate: need(layout.retrain_dir(rate) / "result.json", f"retrain@{rate}")
-               for rate in params.mislabel.retrain}
-    return {
-        "runs": runs, "alphas": alphas, "mislabel": mislabel, "retrain": retrain,
-        "overfit": need(layout.OVERFIT, "overfit"), "suggestions": need(layout.SUGGESTIONS, "suggest"),
-    }
 
 
 # --------------------------------------------------------------------------- rendering
