@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from replication import config as cfg
-from replication import dataset, features, nets, runtime, training, wavelets
+from replication import dataset, features, layout, nets, runtime, training, wavelets
 from replication.originals import originals
 
 
@@ -73,7 +73,7 @@ def check_loop(params: cfg.Params, device: torch.device) -> dict:
 
 
 def cpu_seconds_per_epoch(run: str) -> float | None:
-    path = Path("results/train") / run / "history.csv"
+    path = layout.history(run)
     if not path.exists():
         return None
     with path.open() as f:
@@ -82,7 +82,7 @@ def cpu_seconds_per_epoch(run: str) -> float | None:
 
 
 def epochs_run(run: str, params: cfg.Params) -> tuple[int, str]:
-    path = Path("results/train") / run / "metrics.json"
+    path = layout.train_metrics(run)
     if path.exists():
         return json.loads(path.read_text())["epochs_run"], "committed run"
     orig = originals()["runs"]

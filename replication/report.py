@@ -85,7 +85,7 @@ def pinned_versions(constraints: Path) -> dict[str, str]:
 
 def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     """Params, data hash, content hashes of every input file, pinned and installed package versions."""
-    files = sorted(p for p in (root / "results").rglob("*") if p.is_file())
+    files = sorted(p for p in (root / layout.RESULTS).rglob("*") if p.is_file())
     pins = pinned_versions(root / "constraints.txt")
     versions = {}
     for pkg in PACKAGES:
