@@ -105,7 +105,8 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     }
 
 
-def draw_figures(params: cfg.Params, results: dict, orig: dict, folder: Path) -> tuple[dict[str, str], dict]:
+def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[dict],
+                 folder: Path) -> tuple[dict[str, str], dict]:
     """Every figure of the report, drawn into `folder`: figure key -> path relative to the report, and
     figure key -> the (stage, result file) pairs it is drawn from."""
     train_runs = claims.single_runs(params)
@@ -152,27 +153,25 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, folder: Path) ->
     if results["retrain"]:
         draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results["retrain"]],
              figures.fig_retrain, results, params.mislabel.run)
-    fidelity = claims.layer_fidelity(params, results, orig, claims.seed_table(params, results))
     if fidelity:
         draw("fidelity", smoothed([f["target"] for f in fidelity]), figures.fig_fidelity, fidelity)
     return fig, sources
 
 
-def context(params: cfg.Params, results: dict, fig: dict, root: Path = Path("."), sources: dict | None = None) -> dict:
+def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict], fig: dict,
+            sources: dict, root: Path = Path(".")) -> dict:
     """Everything the templates show: results, original numbers, claims, figures and provenance."""
-    orig = originals()
-    seeds = claims.seed_table(params, results)
     targets = list(params.smoothness.targets)
     summary_runs = [params.target_config(t).run for t in claims.analysed_targets(params)]
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
-        "fig_sources": sources or {},
+        "fig_sources": sources,
         "architectures": {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
                           for name in params.networks},
         "seeds": seeds, "summary_runs": summary_runs,
         "conclusions": claims.verdicts(params, results, orig, seeds),
         "noise": claims.noise(params, results, orig, seeds),
-        "fidelity": claims.layer_fidelity(params, results, orig, seeds),
+        "fidelity": fidelity,
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": claims.compute_times(results),
@@ -202,8 +201,11 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         raise ReportError(f"cannot write beside {out}/ ({err.strerror}); make the folder writable") from err
     try:
         (staging / "figures").mkdir()
-        fig, sources = draw_figures(params, results, originals(), staging / "figures")
-        ctx = context(params, results, fig, root, sources)
+        orig = originals()
+        seeds = claims.seed_table(params, results)
+        fidelity = claims.layer_fidelity(params, results, orig, seeds)
+        fig, sources = draw_figures(params, results, orig, fidelity, staging / "figures")
+        ctx = context(params, results, orig, seeds, fidelity, fig, sources, root)
         html = environment().get_template("report.html").render(**ctx)
         write_text(staging / "index.html", html)
         prov = ctx["provenance"]
