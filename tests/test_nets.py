@@ -132,7 +132,7 @@ def test_status_table_lists_every_run(tmp_path):
     assert len(table) == 2 + len(params.runs)
     assert "| resnet12 | 65.63% | 60.00% | 3 / 8 (30 / 35) | not run yet | 2.0 |" in table
     assert "| plain12 | 57.40% | not run yet | | | |" in table
-    other = tmp_path / "results" / "train" / "plain6_noavgpool"  # trained, but not a smoothness target
+    other = tmp_path / "results" / "train" / "plain9_tanh"  # trained, but not a smoothness target
     other.mkdir()
     (other / "metrics.json").write_text('{"test_accuracy": 0.5, "restored_epoch": 3, "epochs_run": 8, "seconds": 60}')
-    assert "| plain6_noavgpool | 57.76% | 50.00% | 3 / 8 (24 / 29) | - | 1.0 |" in status(params, tmp_path).splitlines()
+    assert "| plain9_tanh | 52.44% | 50.00% | 3 / 8 (50 / 55) | - | 1.0 |" in status(params, tmp_path).splitlines()
