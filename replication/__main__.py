@@ -88,7 +88,7 @@ def status(params: cfg.Params, root: Path = Path(".")) -> str:
         epochs = f"{m['restored_epoch']} / {m['epochs_run']}"
         if o:
             epochs += f" ({o['restored_epoch']} / {o['epochs_run']})"
-        alpha = root / layout.alphas_json(name)
+        alpha = root / layout.alphas_json(params.smoothness.preset, name)
         if name not in params.smoothness.targets:
             fc1 = "-"  # not a smoothness target
         elif alpha.exists():

@@ -152,9 +152,12 @@ def rises_at_fc1(params: cfg.Params, results: dict) -> dict | None:
             "count": sum(jumps), "of": len(jumps), "factor": 1.5}
 
 
-def mislabel_lowers(params: cfg.Params, results: dict) -> dict:
-    """The last layer's alpha falls monotonically as labels are shuffled, by more than the seed spread."""
-    preset = params.mislabel.presets[0]
+def mislabel_lowers(params: cfg.Params, results: dict) -> dict | None:
+    """The last layer's alpha falls monotonically as labels are shuffled, by more than the seed spread
+    (under the first of mislabel.presets that results hold)."""
+    preset = next((p for p in params.mislabel.presets if p in results["mislabel"]), None)
+    if preset is None:
+        return None
     means = [r["alpha_mean"] for r in results["mislabel"][preset]]
     sds = [r["alpha_std"] for r in results["mislabel"][preset]]
     monotone = all(a > b for a, b in zip(means, means[1:], strict=False))
@@ -164,9 +167,32 @@ def mislabel_lowers(params: cfg.Params, results: dict) -> dict:
             "means": means, "monotone": monotone, "gap": gap, "max_sd": max(sds)}
 
 
-def overfit_pattern(results: dict) -> dict:
-    """Most conv layers of the overfitted network have a lower alpha, and its last layer a higher one."""
+def layer_differences(long_alphas: list[dict], base_alphas: list[dict]) -> list[dict]:
+    """Per layer: alpha of the overfitted and the early-stopped network and their difference (long minus
+    early-stopped)."""
+    base = {row["layer"]: row["alpha"] for row in base_alphas}
+    return [
+        {"layer": row["layer"], "overfit": row["alpha"], "baseline": base.get(row["layer"]),
+         "difference": row["alpha"] - base[row["layer"]] if row["layer"] in base else None}
+        for row in long_alphas
+    ]
+
+
+def conv_lower(layers: list[dict]) -> dict:
+    """How many conv layers of a layer_differences table are lower in the overfitted network."""
+    conv = [row for row in layers if row["layer"].startswith("conv") and row["difference"] is not None]
+    return {"conv_layers_lower": sum(row["difference"] < 0 for row in conv), "conv_layers": len(conv)}
+
+
+def overfit_pattern(results: dict) -> dict | None:
+    """Most conv layers of the overfitted network have a lower alpha, and its last layer a higher one.
+    The overfit stage compared the main preset's alphas; the comparison is redone from results["alphas"]
+    (None when a preset lacks one of the two networks)."""
     o = results["overfit"]
+    if o["run"] not in results["alphas"] or o["baseline_run"] not in results["alphas"]:
+        return None
+    layers = layer_differences(results["alphas"][o["run"]]["layers"], results["alphas"][o["baseline_run"]]["layers"])
+    o = {**o, "layers": layers, **conv_lower(layers)}
     fc = o["layers"][-1]
     holds = o["conv_layers_lower"] > o["conv_layers"] / 2 and fc["difference"] > 0
     return {"id": "overfit_conv_lower_fc1_higher", "verdict": HOLDS if holds else FAILS,
@@ -249,6 +275,29 @@ def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[di
     return out
 
 
+def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float = NOISE_SDS) -> list[dict]:
+    """layer_fidelity under the main preset, each network carrying the same comparison under the other presets
+    that reached it (`presets`: preset -> rows, close, within_noise). A preset without seed runs of a network
+    (the costly one) is measured in the main preset's seed sd of that layer."""
+    main_preset, *others = params.smoothness.presets
+    main = layer_fidelity(params, results, orig, seed_table(params, results), k=k)
+    for preset in others:
+        res = under_preset(results, preset)
+        theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, seed_table(params, res), k=k)}
+        for f in main:
+            other = theirs.get(f["target"])
+            if other is None:
+                continue
+            main_sd = {r["layer"]: r["sd"] for r in f["rows"]}
+            for r in other["rows"]:
+                if r["sd"] is None and main_sd.get(r["layer"]) is not None:
+                    r["sds"], r["sd_from"] = in_sds(r["gap"], main_sd[r["layer"]]), main_preset
+            other["within_noise"] = sum(r["sds"] is not None and r["sds"] <= k for r in other["rows"])
+            other["with_sd"] = sum(r["sds"] is not None for r in other["rows"])
+            f.setdefault("presets", {})[preset] = other
+    return main
+
+
 def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> list[dict]:
     """One entry per claim of the original that this run can test: its numbers and verdict."""
     found = [
@@ -261,6 +310,44 @@ def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -
         pruned_as_good(params, results),
     ]
     return [{**c, "claim": orig["claims"][c["id"]]} for c in found if c is not None]
+
+
+CLAIM_IDS = ("resnet_converges_faster", "fc1_alpha_tracks_accuracy", "alpha_rises_abruptly_at_fc1",
+             "alpha_no_steady_rise", "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher",
+             "smaller_networks_do_as_well")
+USES_ALPHA = {"fc1_alpha_tracks_accuracy", "alpha_rises_abruptly_at_fc1", "alpha_no_steady_rise",
+              "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher"}  # the rest are accuracies only
+
+
+def under_preset(results: dict, preset: str) -> dict:
+    """The results as if `preset` were the main estimator: its alphas (the targets done so far), and the
+    mislabel study's rows under it first ({} when it was not run at that preset)."""
+    mislabel = results["mislabel"]
+    return {**results, "alphas": results["alphas_by_preset"].get(preset, {}),
+            "mislabel": {preset: mislabel[preset]} if preset in mislabel else {}}
+
+
+def verdicts_by_preset(params: cfg.Params, results: dict, orig: dict) -> dict[str, list[dict]]:
+    """The claims judged under every estimator preset the pipeline runs (main preset first). A claim a
+    preset cannot judge yet (targets not computed, too few seeds) is left out of its list."""
+    out = {}
+    for preset in params.smoothness.presets:
+        res = under_preset(results, preset)
+        out[preset] = verdicts(params, res, orig, seed_table(params, res))
+    return out
+
+
+def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list[dict]:
+    """Rows of claims x presets: each cell a verdict or None (not judged under that preset), and whether the
+    verdict changes between the presets that judged it."""
+    rows = []
+    for claim_id in CLAIM_IDS:
+        cells = {p: next((c["verdict"] for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
+        judged = {v for v in cells.values() if v is not None}
+        if judged:
+            rows.append({"id": claim_id, "cells": cells, "uses_alpha": claim_id in USES_ALPHA,
+                         "changes": len(judged) > 1})
+    return rows
 
 
 # --------------------------------------------------------------------------- against the seed noise

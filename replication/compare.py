@@ -117,8 +117,9 @@ def overlay(metrics_a: dict, metrics_b: dict, a: str, b: str, path: Path) -> Non
         out: dict[str, list[tuple[str, float]]] = {}
         for key, value in metrics.items():
             parts = key.split(".")
-            if len(parts) == 4 and parts[0] == "smoothness" and parts[2] == "alpha":
-                out.setdefault(parts[1], []).append((parts[3], value))
+            # smoothness.PRESET.TARGET.alpha.LAYER
+            if len(parts) == 5 and parts[0] == "smoothness" and parts[3] == "alpha":
+                out.setdefault(f"{parts[2]} ({parts[1]})", []).append((parts[4], value))
         return out
 
     figures.fig_compare(per_target(metrics_a), per_target(metrics_b), a, b, path)

@@ -92,21 +92,46 @@ class TargetConfig(Section):
     weights: Weights
 
 
+class OriginalEstimatorConfig(Section):
+    preset: PresetName  # the original code's estimator (all features per split)
+    targets: dict[Str, TargetConfig]  # the networks it runs on: entries of smoothness.targets, repeated
+
+
 class SmoothnessConfig(Section):
-    preset: PresetName  # estimator preset (replication/estimator.py PRESETS)
-    overrides: dict[Str, Any]  # estimator fields that replace the preset's
+    preset: PresetName  # the main estimator (replication/estimator.py PRESETS): stage smoothness@TARGET
+    check_preset: PresetName  # every target again under this estimator: stage smoothness_check@TARGET
+    original: OriginalEstimatorConfig  # a costly estimator on a few targets: stage smoothness_original@TARGET
+    overrides: dict[Str, Any]  # estimator fields that replace every preset's
     limit_samples: NonNegative  # 0 = all 50,000 training images; >0 keeps the first N
     targets: dict[Str, TargetConfig]  # representations that get per-layer alphas
 
     @field_validator("overrides")
     @classmethod
     def _estimator(cls, overrides: dict[str, Any], info) -> dict[str, Any]:
-        if "preset" in info.data:  # a bad preset is reported on its own
-            try:
-                estimator(info.data["preset"], overrides)
-            except EstimatorError as err:
-                raise ValueError(str(err)) from None
+        for key in ("preset", "check_preset"):  # a bad preset is reported on its own
+            if key in info.data:
+                try:
+                    estimator(info.data[key], overrides)
+                except EstimatorError as err:
+                    raise ValueError(str(err)) from None
         return overrides
+
+    @property
+    def presets(self) -> tuple[str, ...]:
+        """Every estimator preset the pipeline runs, main first (one shared input-layer stage each)."""
+        return (self.preset, self.check_preset, self.original.preset)
+
+    def targets_of(self, preset: str) -> dict[str, TargetConfig]:
+        """The targets analysed under `preset` ({} when it is not run)."""
+        if preset in (self.preset, self.check_preset):
+            return self.targets
+        return self.original.targets if preset == self.original.preset else {}
+
+    def stage(self, preset: str, target: str) -> str:
+        """The DVC stage that computes `target` under `preset`."""
+        if preset == self.preset:
+            return f"smoothness@{target}"
+        return f"smoothness_{'check' if preset == self.check_preset else 'original'}@{target}"
 
 
 class MislabelConfig(Section):
@@ -197,6 +222,18 @@ def _check_references(p: Params, source: str) -> None:
                               f"runs.{name}.max_epochs ({run.max_epochs})")
     for name, target in p.smoothness.targets.items():
         need(target.run, p.runs, f"smoothness.targets.{name}.run", "runs")
+    sm = p.smoothness
+    if len(set(sm.presets)) < len(sm.presets):
+        raise ConfigError(f"{source}: smoothness.preset, smoothness.check_preset and smoothness.original.preset must "
+                          f"differ (got {', '.join(sm.presets)}): each preset's results have their own folder")
+    try:
+        estimator(sm.original.preset, sm.overrides)
+    except EstimatorError as err:
+        raise ConfigError(f"{source}: smoothness.overrides with smoothness.original.preset: {err}") from None
+    for name, target in sm.original.targets.items():
+        if sm.targets.get(name) != target:
+            raise ConfigError(f"{source}: smoothness.original.targets.{name} must repeat smoothness.targets.{name} "
+                              "exactly (a target means the same weights under every preset)")
     need(p.mislabel.run, p.runs, "mislabel.run", "runs")
     for key in ("run", "baseline"):
         name = getattr(p.overfit, key)

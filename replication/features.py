@@ -20,11 +20,16 @@ def layer_names(model: Network) -> list[str]:
     return ["input", *(p for p, _ in model.probes)]
 
 
+def input_layer(images: torch.Tensor) -> np.ndarray:
+    """The input layer's representation: the normalised images, flattened, as an N x d float32 array."""
+    return images.flatten(1).cpu().numpy().astype(np.float32, copy=True)
+
+
 @torch.no_grad()
 def representation(model: Network, images: torch.Tensor, layer: str, batch: int = 1000) -> np.ndarray:
     """One layer's representation of `images` as an N x d float32 array."""
     if layer == "input":
-        return images.flatten(1).cpu().numpy().astype(np.float32, copy=True)
+        return input_layer(images)
     model.eval()
     device = next(model.parameters()).device
     out: np.ndarray | None = None

@@ -239,7 +239,8 @@ def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str
 
 
 def fig_fidelity(fidelity: list[dict], path: Path) -> str:
-    """Per layer: the original's interval (grey), this run's seed mean +- 1 sd (band) and single runs (dots)."""
+    """Per layer: the original's interval (grey), this run's seed mean +- 1 sd (band), single runs (dots) and the
+    same layers under the other estimator presets (hollow markers)."""
     cols = 3
     rows = math.ceil(len(fidelity) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.3 * rows), squeeze=False)
@@ -255,6 +256,11 @@ def fig_fidelity(fidelity: list[dict], path: Path) -> str:
             ax.plot(x, mean, "-", color=RESNET, lw=1)
         color = RESNET if f["target"].startswith("resnet") else PLAIN
         ax.plot(x, [r["single"] for r in f["rows"]], "o", ms=3, color=color, label=f"reproduced ({f['preset']})")
+        position = {r["layer"]: i for i, r in enumerate(f["rows"])}
+        for (preset, other), marker in zip(f.get("presets", {}).items(), ("x", "D"), strict=False):
+            rows = [r for r in other["rows"] if r["layer"] in position]
+            ax.plot([position[r["layer"]] for r in rows], [r["single"] for r in rows], marker, ms=3.5, mfc="none",
+                    color="black", mew=0.8, label=f"reproduced ({preset})")
         ax.set_yscale("log")
         ticks = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2f}")
         ax.yaxis.set_major_formatter(ticks)

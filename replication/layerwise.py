@@ -19,7 +19,8 @@ from replication.nets import Network
 def layer_alphas(model: Network, images: torch.Tensor, labels: np.ndarray, est: Estimator, n_jobs: int = 1,
                  done: dict | None = None, on_layer: Callable[[dict], None] | None = None,
                  progress: bool = True, name: str = "") -> list[dict]:
-    """Alpha of every layer (input first); `done` holds layers already computed (resume)."""
+    """Alpha of every layer (input first); `done` holds layers already computed (resume, or the shared
+    input layer)."""
     rows = []
     done = done or {}
     layers = features.layer_names(model)
@@ -29,19 +30,24 @@ def layer_alphas(model: Network, images: torch.Tensor, labels: np.ndarray, est: 
         if layer in done:
             rows.append(done[layer])
             continue
-        rep = features.representation(model, images, layer)
-        result = wavelets.besov_alpha(rep, labels, est, n_jobs=n_jobs, progress=progress,
-                                      desc=f"{layer} ({rep.shape[1]} features)", n_classes=10)
-        del rep
-        row = {"index": index, "layer": layer, "dim": result.n_features, **result.summary(),
-               "curve": {"m": result.m, "x": result.x, "error": result.error, "mse": result.mse}}
+        row = layer_alpha(features.representation(model, images, layer), labels, est, index, layer, n_jobs,
+                          progress, name)
         rows.append(row)
         if on_layer is not None:
             on_layer(row)
-        if progress:
-            tqdm.write(f"{name} {layer}: alpha {result.alpha:.5f} (R^2 {result.r2:.3f}, "
-                       f"{result.n_features} features, {result.seconds:.0f} s)")
     return rows
+
+
+def layer_alpha(rep: np.ndarray, labels: np.ndarray, est: Estimator, index: int, layer: str, n_jobs: int = 1,
+                progress: bool = True, name: str = "") -> dict:
+    """One layer's result row: alpha, its fit and the error curve it was fitted to."""
+    result = wavelets.besov_alpha(rep, labels, est, n_jobs=n_jobs, progress=progress,
+                                  desc=f"{layer} ({rep.shape[1]} features)", n_classes=10)
+    if progress:
+        tqdm.write(f"{name} {layer}: alpha {result.alpha:.5f} (R^2 {result.r2:.3f}, "
+                   f"{result.n_features} features, {result.seconds:.0f} s)")
+    return {"index": index, "layer": layer, "dim": result.n_features, **result.summary(),
+            "curve": {"m": result.m, "x": result.x, "error": result.error, "mse": result.mse}}
 
 
 def resume_key(*parts: object) -> str:

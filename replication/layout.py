@@ -44,17 +44,22 @@ def history(run: str) -> Path:
     return train_dir(run) / "history.csv"
 
 
-def smoothness_dir(target: str) -> Path:
-    """Outputs of smoothness@TARGET."""
-    return RESULTS / "smoothness" / target
+def smoothness_dir(preset: str, target: str) -> Path:
+    """Outputs of TARGET's per-layer alphas under estimator PRESET (stage: config's SmoothnessConfig.stage)."""
+    return RESULTS / "smoothness" / preset / target
 
 
-def alphas_json(target: str) -> Path:
-    return smoothness_dir(target) / "alphas.json"
+def alphas_json(preset: str, target: str) -> Path:
+    return smoothness_dir(preset, target) / "alphas.json"
 
 
-def alphas_csv(target: str) -> Path:
-    return smoothness_dir(target) / "alphas.csv"
+def alphas_csv(preset: str, target: str) -> Path:
+    return smoothness_dir(preset, target) / "alphas.csv"
+
+
+def input_alpha(preset: str) -> Path:
+    """Output of smoothness_input@PRESET: the input layer's alpha, shared by every target."""
+    return RESULTS / "smoothness" / preset / "input.json"
 
 
 def mislabel(preset: str, rate: float) -> Path:

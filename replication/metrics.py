@@ -1,8 +1,9 @@
 """Stage metrics: every result as plain numbers, and the original's claims as verdicts (DVC metrics).
 
 What `dvc metrics show`, `dvc metrics diff` and `dvc exp show` compare: test accuracies and epochs of
-every run, alpha and R^2 of every layer of every smoothness target, the mislabel study's means and
-spreads, and each claim's verdict (1 holds, 0.5 within noise, 0.25 inconclusive, 0 does not hold) with its key number.
+every run, alpha and R^2 of every layer of every smoothness target under every estimator preset, the
+mislabel study's means and spreads, and each claim's verdict under each preset (1 holds, 0.5 within noise,
+0.25 inconclusive, 0 does not hold) with its key number.
 No wall times, devices or versions (those are in each stage's own outputs), so the same results
 always give the same metrics and `dvc metrics diff` is empty unless a result moved.
 
@@ -38,10 +39,11 @@ def train_numbers(results: dict) -> dict:
 
 
 def smoothness_numbers(results: dict) -> dict:
-    return {target: {"alpha": {row["layer"]: row["alpha"] for row in a["layers"]},
-                     "r2": {row["layer"]: row["r2"] for row in a["layers"]},
-                     "last_layer_alpha": a["layers"][-1]["alpha"]}
-            for target, a in results["alphas"].items()}
+    return {preset: {target: {"alpha": {row["layer"]: row["alpha"] for row in a["layers"]},
+                              "r2": {row["layer"]: row["r2"] for row in a["layers"]},
+                              "last_layer_alpha": a["layers"][-1]["alpha"]}
+                     for target, a in alphas.items()}
+            for preset, alphas in results["alphas_by_preset"].items()}
 
 
 def mislabel_numbers(results: dict) -> dict:
@@ -49,22 +51,24 @@ def mislabel_numbers(results: dict) -> dict:
             for preset, rows in results["mislabel"].items()}
 
 
-def claim_numbers(found: list[dict]) -> dict:
-    return {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "value": float(KEY_NUMBER[c["id"]](c))}
-            for c in found}
+def claim_numbers(by_preset: dict[str, list[dict]]) -> dict:
+    return {preset: {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "value": float(KEY_NUMBER[c["id"]](c))}
+                     for c in found}
+            for preset, found in by_preset.items()}
 
 
 def main() -> int:
     params = cfg.load()
     results = gather(params, histories=False, retrain=False)
     orig = originals()
-    found = claims.verdicts(params, results, orig, claims.seed_table(params, results))
+    by_preset = claims.verdicts_by_preset(params, results, orig)
     numbers = {"train": train_numbers(results), "smoothness": smoothness_numbers(results),
-               "mislabel": mislabel_numbers(results), "claims": claim_numbers(found)}
+               "mislabel": mislabel_numbers(results), "claims": claim_numbers(by_preset)}
     for name in layout.METRIC_FILES:
         write_json(layout.METRICS / f"{name}.json", numbers[name])
-    for c in found:
-        print(f"{c['id']}: {c['verdict']}")
+    for row in claims.verdict_matrix(params, by_preset):
+        cells = ", ".join(f"{preset} {verdict or '-'}" for preset, verdict in row["cells"].items())
+        print(f"{row['id']}: {cells}{' (changes)' if row['changes'] else ''}")
     return 0
 
 

@@ -120,7 +120,8 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[d
         return [(f"train@{r}", str(path(r))) for r in runs]
 
     def smoothed(names):
-        return [(f"smoothness@{t}", str(layout.alphas_json(t))) for t in dict.fromkeys(names)]
+        preset = params.smoothness.preset
+        return [(f"smoothness@{t}", str(layout.alphas_json(preset, t))) for t in dict.fromkeys(names)]
 
     fig, sources = {}, {}
 
@@ -154,7 +155,9 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[d
         draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results["retrain"]],
              figures.fig_retrain, results, params.mislabel.run)
     if fidelity:
-        draw("fidelity", smoothed([f["target"] for f in fidelity]), figures.fig_fidelity, fidelity)
+        others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
+                  for f in fidelity for p in f.get("presets", {})]
+        draw("fidelity", smoothed([f["target"] for f in fidelity]) + others, figures.fig_fidelity, fidelity)
     return fig, sources
 
 
@@ -170,6 +173,9 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
                           for name in params.networks},
         "seeds": seeds, "summary_runs": summary_runs,
         "conclusions": claims.verdicts(params, results, orig, seeds),
+        "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
+        "presets": params.smoothness.presets,
+        "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
         "noise": claims.noise(params, results, orig, seeds),
         "fidelity": fidelity,
         "snapshot_epoch": params.train.snapshot_epoch,
@@ -203,7 +209,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         (staging / "figures").mkdir()
         orig = originals()
         seeds = claims.seed_table(params, results)
-        fidelity = claims.layer_fidelity(params, results, orig, seeds)
+        fidelity = claims.fidelity_by_preset(params, results, orig)
         fig, sources = draw_figures(params, results, orig, fidelity, staging / "figures")
         ctx = context(params, results, orig, seeds, fidelity, fig, sources, root)
         html = environment().get_template("report.html").render(**ctx)

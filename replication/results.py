@@ -9,8 +9,10 @@ from replication import layout
 
 
 def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, retrain: bool = True) -> dict:
-    """Results keyed by kind (runs, alphas, mislabel, retrain, overfit, suggestions); a missing one raises
-    MissingResult naming the stage that makes it. `histories` and `retrain` leave those out when False."""
+    """Results keyed by kind (runs, alphas [main preset], alphas_by_preset, mislabel, retrain, overfit,
+    suggestions); a missing one raises MissingResult naming the stage that makes it, except under the second
+    and the costly preset, which hold the targets done so far. `histories` and `retrain` leave those out
+    when False."""
     def need(path: Path, stage: str):
         return layout.need(path, stage, root)
 
@@ -19,9 +21,16 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         runs[name] = {"metrics": need(layout.train_metrics(name), f"train@{name}")}
         if histories:
             runs[name]["history"] = need(layout.history(name), f"train@{name}")
+    sm = params.smoothness
+    # the other presets are long runs that land over several sessions: what exists so far
+    by_preset = {preset: {t: layout.need(layout.alphas_json(preset, t), sm.stage(preset, t), root)
+                          for t in sm.targets_of(preset) if (root / layout.alphas_json(preset, t)).exists()}
+                 for preset in sm.presets[1:]}
+    alphas = {t: need(layout.alphas_json(sm.preset, t), sm.stage(sm.preset, t)) for t in sm.targets}
     return {
         "runs": runs,
-        "alphas": {t: need(layout.alphas_json(t), f"smoothness@{t}") for t in params.smoothness.targets},
+        "alphas": alphas,
+        "alphas_by_preset": {sm.preset: alphas, **by_preset},
         "mislabel": {preset: [need(layout.mislabel(preset, rate), f"mislabel@{preset}-{rate}")
                               for rate in params.mislabel.rates]
                      for preset in params.mislabel.presets},

@@ -1,6 +1,11 @@
-"""Stage smoothness@TARGET: the Besov alpha of every layer's representation of one trained network.
+"""Stage smoothness@TARGET (and smoothness_check@, smoothness_original@, smoothness_input@): the Besov alpha
+of every layer's representation of one trained network under one estimator preset.
 
-    python -m replication.smoothness TARGET    # writes results/smoothness/TARGET/
+    python -m replication.smoothness PRESET TARGET   # writes results/smoothness/PRESET/TARGET/
+    python -m replication.smoothness PRESET --input  # writes results/smoothness/PRESET/input.json
+
+The input layer does not depend on any network: it is computed once per preset and copied into every
+target's table.
 """
 
 from __future__ import annotations
@@ -9,46 +14,74 @@ import argparse
 import time
 
 from replication import config as cfg
-from replication import dataset, layout, runtime, training, wavelets
+from replication import dataset, features, layout, runtime, training, wavelets
 from replication.errors import run_main
 from replication.estimator import estimator
 from replication.files import exclusive, file_md5, write_csv, write_json
-from replication.layerwise import LayerCheckpoint, layer_alphas, resume_key
+from replication.layerwise import LayerCheckpoint, layer_alpha, layer_alphas, resume_key
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replication.smoothness", description=__doc__.split("\n")[0])
-    parser.add_argument("target", help="a key of smoothness.targets in params.yaml")
+    parser.add_argument("preset", help="smoothness.preset, smoothness.check_preset or smoothness.original.preset")
+    parser.add_argument("target", nargs="?", help="a key of smoothness.targets (of smoothness.original.targets "
+                        "for the original preset)")
+    parser.add_argument("--input", action="store_true", help="the input layer only, shared by every target")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
+    if args.input == (args.target is not None):
+        parser.error("give a TARGET or --input, not both")
 
     params = cfg.load(args.params)
-    target = params.target_config(args.target)
     sm = params.smoothness
-    est = estimator(sm.preset, sm.overrides)
+    if args.preset not in sm.presets:
+        raise cfg.ConfigError(f"{args.params}: preset {args.preset!r} is none of smoothness.preset, "
+                              f"smoothness.check_preset, smoothness.original.preset ({', '.join(sm.presets)})")
+    est = estimator(args.preset, sm.overrides)
+    if args.input:
+        device = runtime.setup(params.base)
+        images, labels = dataset.training_images(params.data, sm.limit_samples)
+        started = time.perf_counter()
+        row = layer_alpha(features.input_layer(images), labels, est, 0, "input", wavelets.default_jobs(),
+                          name=args.preset)
+        write_json(layout.input_alpha(args.preset), {"preset": args.preset, "estimator": est.model_dump(),
+                                                     "n_samples": len(labels), "row": row})
+        print(f"input ({args.preset}): alpha {row['alpha']:.4f} ({time.perf_counter() - started:.0f} s)")
+        return 0
+
+    targets = sm.targets_of(args.preset)
+    if args.target not in targets:
+        raise cfg.ConfigError(f"{args.params}: {args.target!r} is not a target of preset {args.preset!r} "
+                              f"(its targets: {', '.join(targets) or 'none'})")
+    target = targets[args.target]
+    shared = layout.need(layout.input_alpha(args.preset), f"smoothness_input@{args.preset}")
     device = runtime.setup(params.base)
     model = training.trained_network(params, target.run, target.weights, device)
     images, labels = dataset.training_images(params.data, sm.limit_samples)
     weights_md5 = file_md5(layout.weights(target.run, target.weights))
+    if shared["estimator"] != est.model_dump() or shared["n_samples"] != len(labels):
+        raise cfg.ConfigError(f"{layout.input_alpha(args.preset)} was made with other estimator settings or "
+                              f"samples: run `dvc repro smoothness_input@{args.preset}` first")
 
     key = resume_key(est.model_dump(), cfg.as_dict(params.data), sm.limit_samples, weights_md5)
-    state = layout.resume_file("smoothness", args.target, ".json")
-    with exclusive(state.with_name(state.name + ".lock"), f"smoothness@{args.target}"):
-        checkpoint = LayerCheckpoint(state, key, args.target)
+    name = f"{args.preset}-{args.target}"
+    state = layout.resume_file("smoothness", name, ".json")
+    with exclusive(state.with_name(state.name + ".lock"), sm.stage(args.preset, args.target)):
+        checkpoint = LayerCheckpoint(state, key, name)
         started = time.perf_counter()
-        rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(), checkpoint.done, checkpoint.save,
-                            name=args.target)
-    write_json(layout.alphas_json(args.target), {
+        rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(),
+                            {**checkpoint.done, "input": shared["row"]}, checkpoint.save, name=name)
+    write_json(layout.alphas_json(args.preset, args.target), {
         "target": args.target, "run": target.run, "weights": target.weights,
-        "network": params.run_config(target.run).network, "preset": sm.preset, "estimator": est.model_dump(),
+        "network": params.run_config(target.run).network, "preset": args.preset, "estimator": est.model_dump(),
         "n_samples": len(labels), "weights_md5": weights_md5,
         "layers": [{k: v for k, v in row.items() if k != "curve"} for row in rows],
         "last_layer_curve": rows[-1]["curve"],
     })
-    write_csv(layout.alphas_csv(args.target), rows, layout.ALPHA_COLUMNS)
+    write_csv(layout.alphas_csv(args.preset, args.target), rows, layout.ALPHA_COLUMNS)
     checkpoint.clear()
     summary = ", ".join(f"{r['layer']} {r['alpha']:.4f}" for r in rows)
-    print(f"{args.target}: {summary} ({time.perf_counter() - started:.0f} s)")
+    print(f"{name}: {summary} ({time.perf_counter() - started:.0f} s)")
     return 0
 
 

@@ -37,7 +37,7 @@ def main() -> int:
     params = cfg.load()
     out = {}
     for target, runs in params.suggest.pairs.items():
-        alphas = layout.need(layout.alphas_json(target), f"smoothness@{target}")
+        alphas = layout.need(layout.alphas_json(params.smoothness.preset, target), f"smoothness@{target}")
         base_run = params.target_config(target).run
         base = layout.need(layout.train_metrics(base_run), f"train@{base_run}")
         layers = [(row["layer"], row["alpha"]) for row in alphas["layers"]]

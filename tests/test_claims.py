@@ -146,3 +146,27 @@ def test_convergence_claim_is_judged_on_seed_means(params):
     assert close["verdict"] == claims.WITHIN_NOISE and close["sds"] < claims.NOISE_SDS
     alone = claims.converges_faster(params, results, orig, [])
     assert alone["verdict"] == claims.HOLDS and alone["sds"] is None
+
+
+def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
+    orig = originals()
+    results = _results(params, orig)
+    results["overfit"].update(run="resnet12_overfit", epochs=100, test_accuracy=0.6, baseline_test_accuracy=0.65)
+    results["suggestions"]["resnet12"].update(modified=[])
+    results["mislabel"] = {"as_run": [{"alpha_mean": m, "alpha_std": 0.001} for m in (0.1, 0.05, 0.02)]}
+    main = results["alphas"]
+    steep = {t: {"layers": [*a["layers"][:-1], {"layer": "fc1", "alpha": 0.1}]} for t, a in main.items()}
+    results["alphas_by_preset"] = {"as_reported": main, "corrected": steep,
+                                   "as_run": {"resnet12": steep["resnet12"]}}  # one target done so far
+    by_preset = claims.verdicts_by_preset(params, results, orig)
+    assert list(by_preset) == ["as_reported", "corrected", "as_run"]
+    rows = {r["id"]: r for r in claims.verdict_matrix(params, by_preset)}
+    rises = rows["alpha_rises_abruptly_at_fc1"]
+    assert rises["cells"] == {"as_reported": claims.FAILS, "corrected": claims.HOLDS, "as_run": claims.HOLDS}
+    assert rises["changes"] and rises["uses_alpha"]
+    # accuracies do not depend on the estimator: one verdict in every column
+    converge = rows["resnet_converges_faster"]
+    assert len(set(converge["cells"].values())) == 1 and not converge["changes"] and not converge["uses_alpha"]
+    # the mislabel study ran under as_run only; a seed trend needs two seeds, which as_run lacks
+    assert rows["mislabel_lowers_alpha"]["cells"] == {"as_reported": None, "corrected": None, "as_run": claims.HOLDS}
+    assert rows["alpha_no_steady_rise"]["cells"]["as_run"] is None

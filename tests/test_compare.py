@@ -23,12 +23,12 @@ def _commit(repo, params: str, claims: dict, smoothness: dict, message: str) -> 
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    alphas = {"resnet12": {"alpha": {"input": 0.015, "fc1": 0.10}, "last_layer_alpha": 0.10}}
+    alphas = {"as_reported": {"resnet12": {"alpha": {"input": 0.015, "fc1": 0.10}, "last_layer_alpha": 0.10}}}
     _commit(tmp_path, "smoothness:\n  preset: as_reported\n  n_jobs: 2\n",
-            {"mislabel_lowers_alpha": {"verdict": 1.0, "value": 0.1}}, alphas, "a")
-    alphas["resnet12"]["alpha"]["fc1"] = alphas["resnet12"]["last_layer_alpha"] = 0.12
+            {"as_reported": {"mislabel_lowers_alpha": {"verdict": 1.0, "value": 0.1}}}, alphas, "a")
+    alphas["as_reported"]["resnet12"]["alpha"]["fc1"] = alphas["as_reported"]["resnet12"]["last_layer_alpha"] = 0.12
     _commit(tmp_path, "smoothness:\n  preset: corrected\n  n_jobs: 2\n",
-            {"mislabel_lowers_alpha": {"verdict": 0.0, "value": 0.1}}, alphas, "b")
+            {"as_reported": {"mislabel_lowers_alpha": {"verdict": 0.0, "value": 0.1}}}, alphas, "b")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -37,9 +37,10 @@ def test_compare_lists_what_changed_and_nothing_else(repo):
     text = compare.compare("HEAD~1", "HEAD", figure=repo / "overlay.svg")
     assert "| smoothness.preset | as_reported | corrected |" in text
     assert "n_jobs" not in text  # unchanged params are not listed
-    assert "## Verdicts that changed (1)" in text and "| claims.mislabel_lowers_alpha.verdict | 1 | 0 |" in text
-    assert "| smoothness.resnet12.alpha.fc1 | 0.1 | 0.12 | +0.02 |" in text
-    assert "smoothness.resnet12.alpha.input" not in text
+    assert "## Verdicts that changed (1)" in text
+    assert "| claims.as_reported.mislabel_lowers_alpha.verdict | 1 | 0 |" in text
+    assert "| smoothness.as_reported.resnet12.alpha.fc1 | 0.1 | 0.12 | +0.02 |" in text
+    assert "smoothness.as_reported.resnet12.alpha.input" not in text
     assert (repo / "overlay.svg").read_text().startswith("<?xml")
 
 

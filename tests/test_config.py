@@ -145,3 +145,21 @@ def test_dvc_yaml_round_trip_leaves_params_yaml_untouched(tmp_path):
     with modify_yaml(copy) as data:
         data["smoothness"]["preset"] = data["smoothness"]["preset"]
     assert copy.read_text() == (ROOT / "params.yaml").read_text()
+
+
+def test_each_preset_has_its_own_targets_and_stage(raw):
+    sm = cfg.parse(raw).smoothness
+    assert sm.presets == ("as_reported", "corrected", "as_run")
+    assert sm.targets_of("as_reported") == sm.targets_of("corrected") == sm.targets
+    assert set(sm.targets_of("as_run")) == {"resnet12", "plain12"} and sm.targets_of("corrected_empirical") == {}
+    assert [sm.stage(p, "plain12") for p in sm.presets] == [
+        "smoothness@plain12", "smoothness_check@plain12", "smoothness_original@plain12"]
+
+
+def test_presets_must_differ_and_original_targets_repeat_the_targets(raw):
+    same = {**raw, "smoothness": {**raw["smoothness"], "check_preset": "as_reported"}}
+    with pytest.raises(cfg.ConfigError, match="must differ \\(got as_reported, as_reported, as_run\\)"):
+        cfg.parse(same)
+    raw["smoothness"]["original"]["targets"]["resnet12"] = {"run": "resnet12", "weights": "snapshot"}
+    with pytest.raises(cfg.ConfigError, match="smoothness.original.targets.resnet12 must repeat smoothness.targets"):
+        cfg.parse(raw)

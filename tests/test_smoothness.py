@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from replication import config as cfg
 from replication import features, layerwise, nets, wavelets
@@ -46,3 +47,28 @@ def test_stage_run_gives_an_alpha_per_layer_and_resumes(model):
     again = layerwise.layer_alphas(model, images, labels, est, done=done, on_layer=seen.append, progress=False)
     assert [r["alpha"] for r in again] == [r["alpha"] for r in rows]
     assert len(seen) == 2 * len(rows) - 5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["corrected_empirical", "resnet12"], "preset 'corrected_empirical' is none of smoothness.preset"),
+    (["as_run", "resnet12_tanh"], "'resnet12_tanh' is not a target of preset 'as_run' \\(its targets: resnet12, "
+                                  "plain12\\)"),
+    (["corrected", "resnet12"], "results/smoothness/corrected/input.json is missing: run "
+                                "`dvc repro smoothness_input@corrected` first"),
+])
+def test_stage_names_what_is_wrong_before_any_work(tmp_path, monkeypatch, argv, message):
+    from replication import smoothness
+    from replication.errors import UserError
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)  # no data, no weights: each error must come first
+    with pytest.raises(UserError, match=message):
+        smoothness.main(argv)
+
+
+def test_stage_wants_a_target_or_input():
+    from replication import smoothness
+
+    for argv in (["as_reported"], ["as_reported", "resnet12", "--input"]):
+        with pytest.raises(SystemExit):
+            smoothness.main(argv)

@@ -13,8 +13,13 @@ DVC = yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["stages"]
 MAX_LINES = 450
 
 
+def _module(stage: str) -> str:
+    """The module a dvc.yaml stage runs (`python -m replication.MODULE ...`)."""
+    return _body(stage)["cmd"].split()[2].removeprefix("replication.")
+
+
 def test_every_stage_has_a_dvc_stage_and_a_module():
-    assert set(DVC) == set(STAGES)
+    assert {_module(stage) for stage in DVC} == set(STAGES)
     assert set(STAGES) <= set(modules())
 
 
@@ -37,13 +42,13 @@ def _body(stage: str) -> dict:
     return DVC[stage].get("do", DVC[stage])
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DVC)
 def test_dvc_deps_are_the_stage_import_closure(stage):
     """A module the stage imports but dvc.yaml does not list would not rerun it; an extra one reruns it
     for nothing (the data tool, the report). Both fail here."""
     listed = {d.removeprefix("replication/").removesuffix(".py") for d in _body(stage)["deps"]
               if d.startswith("replication/") and d.endswith(".py")}
-    need = closure(stage)
+    need = closure(_module(stage))
     assert listed == need, f"dvc.yaml {stage} deps: add {need - listed}, drop {listed - need}"
 
 
@@ -60,7 +65,12 @@ def _outs(stage: str) -> list[str]:
 def test_result_paths_match_dvc_yaml():
     assert {str(layout.weights("${key}", w)) for w in ("final", "snapshot")} | {
         str(layout.train_metrics("${key}")), str(layout.history("${key}"))} == set(_outs("train"))
-    assert {str(layout.alphas_json("${key}")), str(layout.alphas_csv("${key}"))} == set(_outs("smoothness"))
+    for stage, preset in (("smoothness", "${smoothness.preset}"), ("smoothness_check", "${smoothness.check_preset}"),
+                          ("smoothness_original", "${smoothness.original.preset}")):
+        assert {str(layout.alphas_json(preset, "${key}")), str(layout.alphas_csv(preset, "${key}"))} == set(
+            _outs(stage)), stage
+        assert str(layout.input_alpha(preset)) in _body(stage)["deps"], stage
+    assert _outs("smoothness_input") == [str(layout.input_alpha("${item.preset}"))]
     assert _outs("mislabel") == [str(layout.mislabel("${item.preset}", "${item.rate}"))]
     assert _outs("retrain") == [str(layout.retrain_dir("${item}"))]
     assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
@@ -86,6 +96,6 @@ def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
 def test_top_level_plots_overlay_every_run_and_target(raw_params):
     plots = {next(iter(p)): next(iter(p.values())) for p in
              yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["plots"]}
-    targets = raw_params["smoothness"]["targets"]
-    assert set(plots["alpha per layer"]["y"]) == {str(layout.alphas_csv(t)) for t in targets}
+    targets, preset = raw_params["smoothness"]["targets"], raw_params["smoothness"]["preset"]
+    assert set(plots["alpha per layer"]["y"]) == {str(layout.alphas_csv(preset, t)) for t in targets}
     assert set(plots["validation loss"]["y"]) == {str(layout.history(r)) for r in raw_params["runs"]}

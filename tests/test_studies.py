@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replication import dataset, mislabel, overfit, suggest, wavelets
+from replication import claims, dataset, mislabel, suggest, wavelets
 
 
 def test_shuffle_fraction_and_determinism():
@@ -45,9 +45,10 @@ def test_alpha_drops_on_hand_made_lists():
 
 
 def test_overfit_compare():
-    rows = overfit.compare([{"layer": "conv1", "alpha": 0.03}, {"layer": "fc1", "alpha": 0.2}],
-                           [{"layer": "conv1", "alpha": 0.04}, {"layer": "fc1", "alpha": 0.1}])
+    rows = claims.layer_differences([{"layer": "conv1", "alpha": 0.03}, {"layer": "fc1", "alpha": 0.2}],
+                                    [{"layer": "conv1", "alpha": 0.04}, {"layer": "fc1", "alpha": 0.1}])
     assert rows[0]["difference"] == pytest.approx(-0.01) and rows[1]["difference"] == pytest.approx(0.1)
+    assert claims.conv_lower(rows) == {"conv_layers_lower": 1, "conv_layers": 1}
 
 
 def test_retrain_shuffles_training_labels_only():
