@@ -142,6 +142,7 @@ class MislabelConfig(Section):
     presets: tuple[PresetName, ...]  # estimator presets run at every rate
     seeds: Annotated[tuple[NonNegative, ...], Field(min_length=1)]  # shuffle + forest seeds
     retrain: tuple[Fraction, ...] = ()  # beyond the original: rates at which mislabel.run is retrained
+    seed_runs: tuple[Str, ...] = ()  # other training seeds of mislabel.run's network, studied the same way
 
 
 class OverfitConfig(Section):
@@ -235,6 +236,11 @@ def _check_references(p: Params, source: str) -> None:
             raise ConfigError(f"{source}: smoothness.original.targets.{name} must repeat smoothness.targets.{name} "
                               "exactly (a target means the same weights under every preset)")
     need(p.mislabel.run, p.runs, "mislabel.run", "runs")
+    for run in p.mislabel.seed_runs:
+        need(run, p.runs, "mislabel.seed_runs[]", "runs")
+        if p.runs[run].network != p.runs[p.mislabel.run].network or run == p.mislabel.run:
+            raise ConfigError(f"{source}: mislabel.seed_runs entry {run!r} must be another run of mislabel.run's "
+                              f"network ({p.runs[p.mislabel.run].network})")
     for key in ("run", "baseline"):
         name = getattr(p.overfit, key)
         target = p.smoothness.targets.get(name)

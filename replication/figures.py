@@ -125,6 +125,10 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
         hi = [r["alpha_max"] for r in rows]
         ax.plot(rates, mean, "-o", ms=4, color=color, label=f"reproduced, {preset}")
         ax.fill_between(rates, lo, hi, color=color, alpha=0.2, lw=0)
+        others = [by_preset[preset] for by_preset in results.get("mislabel_seeds", {}).values() if preset in by_preset]
+        for k, other in enumerate(others):  # the other training seeds: thin lines of their means
+            ax.plot(rates, [r["alpha_mean"] for r in other], "-", lw=0.6, color=color, alpha=0.6,
+                    label=f"other training seeds ({len(others)})" if k == 0 else None)
     ax.set_yscale("log")  # the alphas span more than a decade
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("fraction of labels shuffled")

@@ -67,6 +67,11 @@ def mislabel(preset: str, rate: float) -> Path:
     return RESULTS / "mislabel" / preset / f"{rate}.json"
 
 
+def mislabel_seed(run: str, preset: str, rate: float) -> Path:
+    """Output of mislabel_seeds@RUN-PRESET-RATE: the mislabel study on another training seed."""
+    return RESULTS / "mislabel_seeds" / run / preset / f"{rate}.json"
+
+
 def retrain_dir(rate: float) -> Path:
     """Outputs of retrain@RATE."""
     return RESULTS / "retrain" / str(rate)

@@ -47,8 +47,13 @@ def smoothness_numbers(results: dict) -> dict:
 
 
 def mislabel_numbers(results: dict) -> dict:
-    return {preset: {str(r["rate"]): {"mean": r["alpha_mean"], "sd": r["alpha_std"]} for r in rows}
-            for preset, rows in results["mislabel"].items()}
+    out = {preset: {str(r["rate"]): {"mean": r["alpha_mean"], "sd": r["alpha_std"]} for r in rows}
+           for preset, rows in results["mislabel"].items()}
+    for run, by_preset in results.get("mislabel_seeds", {}).items():
+        for preset, rows in by_preset.items():
+            means = {str(r["rate"]): r["alpha_mean"] for r in rows}
+            out.setdefault("seed_runs", {}).setdefault(run, {})[preset] = means
+    return out
 
 
 def claim_numbers(by_preset: dict[str, list[dict]]) -> dict:

@@ -1,11 +1,13 @@
 """Stage mislabel@PRESET-RATE: alpha of a fixed representation as labels are shuffled.
 
-As originally: the clean network is not retrained; the labels of a random `rate` fraction of the
+Stage mislabel_seeds@RUN-PRESET-RATE runs the same study on another training seed of the network. As originally: the clean network is not retrained; the labels of a random `rate` fraction of the
 50,000 training rows are shuffled among themselves (about 10% of them land on their own class again),
 a forest is fitted and alpha computed. Beyond the original, the shuffle and the forest are repeated
 over `mislabel.seeds` (forest seed = preset seed + shuffle seed), so the spread is visible.
 
     python -m replication.mislabel PRESET RATE   # writes results/mislabel/PRESET/RATE.json
+    python -m replication.mislabel PRESET RATE --run RUN   # a run of mislabel.seed_runs:
+                                                 # results/mislabel_seeds/RUN/PRESET/RATE.json
 """
 
 from __future__ import annotations
@@ -48,22 +50,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replication.mislabel", description=__doc__.split("\n")[0])
     parser.add_argument("preset")
     parser.add_argument("rate", type=float)
+    parser.add_argument("--run", help="another training seed (an entry of mislabel.seed_runs) instead of mislabel.run")
     args = parser.parse_args(argv)
     params = cfg.load()
     ml = params.mislabel
     if args.preset not in ml.presets or args.rate not in ml.rates:
         raise cfg.ConfigError(f"params.yaml: preset {args.preset!r} / rate {args.rate} not in mislabel.presets "
                               f"{ml.presets} / mislabel.rates {ml.rates}")
+    if args.run is not None and args.run not in ml.seed_runs:
+        raise cfg.ConfigError(f"params.yaml: run {args.run!r} is not in mislabel.seed_runs ({', '.join(ml.seed_runs)})")
+    run = args.run or ml.run
     device = runtime.setup(params.base)
-    model = training.trained_network(params, ml.run, ml.weights, device)
+    model = training.trained_network(params, run, ml.weights, device)
     images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)
     rep = features.representation(model, images, ml.layer)
     out = alpha_under_shuffles(rep, labels, args.rate, estimator(args.preset), ml.seeds, wavelets.default_jobs(),
                                progress=True)
-    out.update({"preset": args.preset, "run": ml.run, "weights": ml.weights, "layer": ml.layer,
+    out.update({"preset": args.preset, "run": run, "weights": ml.weights, "layer": ml.layer,
                 "n_samples": len(labels)})
-    write_json(layout.mislabel(args.preset, args.rate), out)
-    print(f"{args.preset} rate {args.rate}: alpha {out['alpha_mean']:.5f} +- {out['alpha_std']:.5f} "
+    path = layout.mislabel_seed(run, args.preset, args.rate) if args.run else layout.mislabel(args.preset, args.rate)
+    write_json(path, out)
+    print(f"{run} {args.preset} rate {args.rate}: alpha {out['alpha_mean']:.5f} +- {out['alpha_std']:.5f} "
           f"over {len(ml.seeds)} seeds; {out['changed_mean']:.1%} of labels changed")
     return 0
 

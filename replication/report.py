@@ -132,8 +132,11 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[d
     draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
     draw("alpha_main", smoothed(main_targets), figures.fig_alpha_bars, results, main_targets, ylim=ylim)
     draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs)
-    draw("mislabel", [(f"mislabel@{p}-{r}", str(layout.mislabel(p, r))) for p in params.mislabel.presets
-                      for r in params.mislabel.rates], figures.fig_mislabel, results, orig, params)
+    ml = params.mislabel
+    draw("mislabel", [(f"mislabel@{p}-{r}", str(layout.mislabel(p, r))) for p in ml.presets for r in ml.rates]
+         + [(f"mislabel_seeds@{run}-{p}-{r}", str(layout.mislabel_seed(run, p, r)))
+            for run in ml.seed_runs for p in ml.presets for r in ml.rates],
+         figures.fig_mislabel, results, orig, params)
     if other_targets:
         draw("alpha_other", smoothed(other_targets), figures.fig_alpha_bars, results, other_targets, ylim=ylim)
     ov = params.overfit
@@ -177,6 +180,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "presets": params.smoothness.presets,
         "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
         "noise": claims.noise(params, results, orig, seeds),
+        "mislabel_spread": claims.mislabel_spread(params, results),
         "fidelity": fidelity,
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,

@@ -34,6 +34,11 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         "mislabel": {preset: [need(layout.mislabel(preset, rate), f"mislabel@{preset}-{rate}")
                               for rate in params.mislabel.rates]
                      for preset in params.mislabel.presets},
+        "mislabel_seeds": {run: {preset: [need(layout.mislabel_seed(run, preset, rate),
+                                                f"mislabel_seeds@{run}-{preset}-{rate}")
+                                           for rate in params.mislabel.rates]
+                                 for preset in params.mislabel.presets}
+                           for run in params.mislabel.seed_runs},
         "retrain": {rate: need(layout.retrain_dir(rate) / "result.json", f"retrain@{rate}")
                     for rate in params.mislabel.retrain} if retrain else {},
         "overfit": need(layout.OVERFIT, "overfit"),

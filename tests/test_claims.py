@@ -102,7 +102,22 @@ def test_mislabel_verdict_needs_a_monotone_fall_beyond_the_spread(params):
 
     assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.02, 0.01, 0.005], 0.001))["verdict"] == claims.HOLDS
     assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.06, 0.01, 0.005], 0.001))["verdict"] == claims.FAILS
-    assert claims.mislabel_lowers(params, rows([0.1, 0.09, 0.08, 0.07, 0.06], 0.05))["verdict"] == claims.FAILS
+    assert claims.mislabel_lowers(params, rows([0.1, 0.09, 0.08, 0.07, 0.06], 0.05))["verdict"] == claims.WITHIN_NOISE
+
+
+def test_mislabel_verdict_knows_the_training_seed_spread(params):
+    """A fall of 0.095 is far beyond a shuffle sd of 0.001, but not beyond training seeds whose means
+    differ by 0.05 at one rate: within noise, and the seeds that do not fall monotonically are counted."""
+    means = [0.1, 0.05, 0.02, 0.01, 0.005]
+    results = {"mislabel": {"as_run": [{"alpha_mean": m, "alpha_std": 0.001} for m in means]},
+               "mislabel_seeds": {"resnet12_seed1": {"as_run": [{"alpha_mean": m} for m in means]}}}
+    c = claims.mislabel_lowers(params, results)
+    assert c["verdict"] == claims.HOLDS and c["max_train_sd"] == 0 and c["runs_monotone"] == 2
+    results["mislabel_seeds"]["resnet12_seed1"]["as_run"][0]["alpha_mean"] = 0.1 + 0.1  # sd of (0.1, 0.2): 0.0707
+    c = claims.mislabel_lowers(params, results)
+    assert c["max_train_sd"] == pytest.approx(0.0707, abs=1e-4) and c["verdict"] == claims.WITHIN_NOISE
+    results["mislabel_seeds"]["resnet12_seed1"]["as_run"][2]["alpha_mean"] = 0.06  # not monotone for this seed
+    assert claims.mislabel_lowers(params, results)["runs_monotone"] == 1
 
 
 def _group(per_run: dict[str, list[float]]) -> dict:

@@ -72,6 +72,7 @@ def test_result_paths_match_dvc_yaml():
         assert str(layout.input_alpha(preset)) in _body(stage)["deps"], stage
     assert _outs("smoothness_input") == [str(layout.input_alpha("${item.preset}"))]
     assert _outs("mislabel") == [str(layout.mislabel("${item.preset}", "${item.rate}"))]
+    assert _outs("mislabel_seeds") == [str(layout.mislabel_seed("${item.run}", "${item.preset}", "${item.rate}"))]
     assert _outs("retrain") == [str(layout.retrain_dir("${item}"))]
     assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
     assert all(o.startswith(f"{layout.REPORT}/") for o in _outs("report"))

@@ -80,7 +80,7 @@ def tiny(tmp_path_factory):
     raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"},
                                     "long": {"run": "long", "weights": "final"}}
     raw["smoothness"]["original"]["targets"] = {}
-    raw["mislabel"]["run"] = "tiny"
+    raw["mislabel"].update(run="tiny", seed_runs=[])
     raw["overfit"].update(run="long", baseline="tiny")
     raw["report"].update(seed_groups={}, converge=["tiny", "long"], pruned=[], main_targets=[], overlays={})
     raw["suggest"]["pairs"] = {}
