@@ -8,10 +8,13 @@ numbers and verdicts come from replication.claims, the figures from replication.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import jinja2
@@ -83,6 +86,34 @@ def pinned_versions(constraints: Path) -> dict[str, str]:
     return pins
 
 
+def git_state(root: Path = Path(".")) -> dict:
+    """The commit the report is rendered from, whether tracked files differ from it, and the date of the
+    last commit that changed results/ (None outside a git repository or before the first commit)."""
+    def git(*args: str) -> str | None:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {"commit": None, "dirty": None, "results_date": None}
+    # the report's own outputs are rewritten by this very render: they do not count as a change
+    changed = [line for line in (git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
+               if not line[3:].startswith(f"{layout.REPORT}/")]
+    return {"commit": commit, "dirty": bool(changed),
+            "results_date": git("log", "-1", "--format=%cs", "--", str(layout.RESULTS)) or None}
+
+
+def lock_hash(root: Path = Path(".")) -> str | None:
+    """md5 of dvc.lock's stages other than the report (whose entry records this render's outputs: it
+    cannot be hashed by the render itself)."""
+    path = root / "dvc.lock"
+    if not path.exists():
+        return None
+    stages = (yaml.safe_load(path.read_text()) or {}).get("stages", {})
+    stages.pop("report", None)
+    return hashlib.md5(json.dumps(stages, sort_keys=True).encode()).hexdigest()
+
+
 def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     """Params, data hash, content hashes of every input file, pinned and installed package versions."""
     files = sorted(p for p in (root / layout.RESULTS).rglob("*") if p.is_file())
@@ -100,6 +131,7 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
         "data_hash": data_hash(root / "data.dvc"),
         "files": [{"path": p.relative_to(root).as_posix(), "md5": file_md5(p)} for p in files],
         "params_md5": file_md5(root / "params.yaml"),
+        "lock_md5": lock_hash(root), **git_state(root),
         "constraints_md5": file_md5(root / "constraints.txt") if (root / "constraints.txt").exists() else None,
         "versions": versions,
     }
@@ -220,7 +252,9 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         write_text(staging / "index.html", html)
         prov = ctx["provenance"]
         write_json(staging / "manifest.json", {
-            "params.yaml": prov["params_md5"], "constraints.txt": prov["constraints_md5"], "data": prov["data_hash"],
+            "git_commit": prov["commit"], "uncommitted_changes": prov["dirty"], "results_date": prov["results_date"],
+            "params.yaml": prov["params_md5"], "dvc.lock (all stages but report)": prov["lock_md5"],
+            "constraints.txt": prov["constraints_md5"], "data": prov["data_hash"],
             "results": {f["path"]: f["md5"] for f in prov["files"]},
         })
         write_text(staging / "report.css", (TEMPLATES / "report.css").read_text())
