@@ -1,6 +1,7 @@
 """Stage mislabel@PRESET-RATE: alpha of a fixed representation as labels are shuffled.
 
-Stage mislabel_seeds@RUN-PRESET-RATE runs the same study on another training seed of the network. As originally: the clean network is not retrained; the labels of a random `rate` fraction of the
+Stage mislabel_seeds@RUN-PRESET-RATE runs the same study on another training seed of the network.
+As originally: the clean network is not retrained; the labels of a random `rate` fraction of the
 50,000 training rows are shuffled among themselves (about 10% of them land on their own class again),
 a forest is fitted and alpha computed. Beyond the original, the shuffle and the forest are repeated
 over `mislabel.seeds` (forest seed = preset seed + shuffle seed), so the spread is visible.
