@@ -72,22 +72,45 @@ def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, 
     return _save(fig, path)
 
 
-def fig_alpha_bars(results: dict, targets: list[str], path: Path, ylim: float) -> str:
-    """Per-layer alpha bar charts, one panel per smoothness target, same y-axis for all."""
+ALPHA_TICKS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5)
+
+
+def _log_alpha_axis(ax) -> None:
+    """A log y-axis for alphas with a few round, labelled ticks and a light grid at them."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(ALPHA_TICKS))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.tick_params(axis="y", labelsize=6)
+    ax.grid(axis="y", lw=0.3, alpha=0.5)
+
+
+def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[dict]) -> str:
+    """Per-layer alpha as dots on a line, one panel per smoothness target, one log y-axis for all; where
+    the target's run has seed runs, their mean +- 1 sd as a band with error bars (values: the tables)."""
     cols = 2
     rows = math.ceil(len(targets) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.7 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.6 * rows), squeeze=False, sharey=True)
+    groups = {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
     for ax, target in zip(axes.flat, targets, strict=False):
         a = results["alphas"][target]
-        layers = [r["layer"] for r in a["layers"]]
-        values = [r["alpha"] for r in a["layers"]]
-        ax.bar(range(len(values)), values, color=_color(a["network"]))
-        for i, v in enumerate(values):
-            ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=5.5, rotation=90)
-        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6.5)
-        ax.set_ylim(0, ylim)
-        ax.set_title(target)
-        ax.set_ylabel("alpha")
+        x = np.arange(len(a["layers"]))
+        color = _color(a["network"])
+        g = groups.get(a["run"]) if a.get("weights", "final") == "final" else None
+        if g is not None:
+            mean = np.array([m for _, m, _ in g["alpha"]])
+            sd = np.array([s for _, _, s in g["alpha"]])
+            ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0,
+                            label=f"mean ± 1 sd over {g['n_alpha']} seeds")
+            ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor=color, elinewidth=0.8, capsize=1.5)
+        label = f"{target} (this seed)" if g is not None else target
+        ax.plot(x, [r["alpha"] for r in a["layers"]], "-o", ms=3.5, lw=1, color=color, label=label)
+        ax.set_xticks(x, [r["layer"] for r in a["layers"]], rotation=90, fontsize=6)
+        _log_alpha_axis(ax)
+        ax.set_title(target, fontsize=8)
+        ax.legend(fontsize=6, frameon=False, loc="upper left")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("alpha (log)")
     for ax in list(axes.flat)[len(targets):]:
         ax.axis("off")
     fig.tight_layout()
@@ -98,16 +121,35 @@ def _layer_ticks(ax, rows: list[dict]) -> None:
     ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=6)
 
 
-def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path) -> str:
-    """Two targets' per-layer alphas as lines on a shared layer axis, one panel per pair."""
-    fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False)
+def short_layer(layer: str) -> str:
+    """A probe point's layer name without its suffix (conv3+identity_relu -> conv3), shared by a ResNet and
+    the plain network of the same depth."""
+    return layer.split("+")[0].split("_")[0]
+
+
+def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: list[dict] | None = None) -> str:
+    """Two targets' per-layer alphas as lines on a shared layer axis (names without their suffixes), one
+    panel per pair, one log y-axis; seed mean +- 1 sd bands where a target's run has seed runs."""
+    groups = {g["runs"][0]: g for g in seeds or [] if g["n_alpha"] >= 2}
+    fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False, sharey=True)
     for ax, (a, b) in zip(axes.flat, pairs, strict=False):
         for target, style in ((a, "-o"), (b, "--s")):
-            rows = results["alphas"][target]["layers"]
-            ax.plot(range(len(rows)), [r["alpha"] for r in rows], style, ms=3, label=target)
-        _layer_ticks(ax, results["alphas"][a]["layers"])
-        ax.set_ylabel("alpha")
-        ax.legend(fontsize=7, frameon=False)
+            info = results["alphas"][target]
+            rows = info["layers"]
+            x = np.arange(len(rows))
+            line, = ax.plot(x, [r["alpha"] for r in rows], style, ms=3, label=target)
+            g = groups.get(info["run"]) if info.get("weights", "final") == "final" else None
+            if g is not None and len(g["alpha"]) == len(rows):
+                mean = np.array([m for _, m, _ in g["alpha"]])
+                sd = np.array([s for _, _, s in g["alpha"]])
+                ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2, lw=0,
+                                label=f"{target}: seed mean ± 1 sd")
+        longer = max((a, b), key=lambda t: len(results["alphas"][t]["layers"]))
+        ax.set_xticks(range(len(results["alphas"][longer]["layers"])),
+                      [short_layer(r["layer"]) for r in results["alphas"][longer]["layers"]], rotation=90, fontsize=6)
+        _log_alpha_axis(ax)
+        ax.legend(fontsize=6, frameon=False, loc="upper left")
+    axes.flat[0].set_ylabel("alpha (log)")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -189,7 +231,7 @@ def fig_confusions(results: dict, names: list[str], path: Path) -> str:
 
 def fig_seeds(results: dict, groups: dict, path: Path) -> str:
     """Per-layer alpha of each seed of a group: the spread a single run hides."""
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False, sharey=True)
     for ax, (group, runs) in zip(axes.flat, groups.items(), strict=False):
         for run in runs:
             if run in results["alphas"]:
@@ -197,8 +239,9 @@ def fig_seeds(results: dict, groups: dict, path: Path) -> str:
                 ax.plot(range(len(rows)), [r["alpha"] for r in rows], "-o", ms=2.5, lw=1, label=run)
                 _layer_ticks(ax, rows)
         ax.set_title(group)
-        ax.set_ylabel("alpha")
-        ax.legend(fontsize=6.5, frameon=False)
+        _log_alpha_axis(ax)
+        ax.legend(fontsize=6, frameon=False, loc="upper left")
+    axes.flat[0].set_ylabel("alpha (log)")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -247,7 +290,7 @@ def fig_fidelity(fidelity: list[dict], path: Path) -> str:
     same layers under the other estimator presets (hollow markers)."""
     cols = 3
     rows = math.ceil(len(fidelity) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.95 * rows), squeeze=False)
     for ax, f in zip(axes.flat, fidelity, strict=False):
         x = np.arange(len(f["rows"]))
         low = np.array([r["original"][0] for r in f["rows"]])
@@ -265,13 +308,9 @@ def fig_fidelity(fidelity: list[dict], path: Path) -> str:
             rows = [r for r in other["rows"] if r["layer"] in position]
             ax.plot([position[r["layer"]] for r in rows], [r["single"] for r in rows], marker, ms=3.5, mfc="none",
                     color="black", mew=0.8, label=f"reproduced ({preset})")
-        ax.set_yscale("log")
-        ticks = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2f}")
-        ax.yaxis.set_major_formatter(ticks)
-        ax.yaxis.set_minor_formatter(ticks)
+        _log_alpha_axis(ax)
         ax.set_xticks(x, [r["layer"] for r in f["rows"]], rotation=90, fontsize=5.5)
         ax.set_title(f["target"], fontsize=8)
-        ax.tick_params(axis="y", labelsize=6)
     for ax in list(axes.flat)[len(fidelity):]:
         ax.axis("off")
     handles, labels = [], []
@@ -283,4 +322,36 @@ def fig_fidelity(fidelity: list[dict], path: Path) -> str:
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.02))
     axes.flat[0].set_ylabel("alpha (log)")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return _save(fig, path)
+
+
+def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
+    """The estimator's fits: R^2 of every layer's line (left); the error against the number of wavelets on
+    log-log axes for the input layer and the last layer, with the fitted line whose slope is -alpha (right)."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.9))
+    for target in targets:
+        info = results["alphas"][target]
+        rows = info["layers"]
+        ax.plot(range(len(rows)), [r["r2"] for r in rows], "-o", ms=3, lw=1, color=_color(info["network"]),
+                label=target)
+    longest = max((results["alphas"][t]["layers"] for t in targets), key=len)
+    ax.set_xticks(range(len(longest)), [short_layer(r["layer"]) for r in longest], rotation=90, fontsize=6)
+    ax.set_ylabel("R² of the log-log line")
+    ax.legend(fontsize=6.5, frameon=False)
+    preset = results["alphas"][targets[0]]["preset"]
+    curves = []
+    if preset in results["inputs"]:
+        row = results["inputs"][preset]["row"]
+        curves.append(("input", row["curve"], row))
+    for target in targets:
+        info = results["alphas"][target]
+        curves.append((f"{target} {info['layers'][-1]['layer']}", info["last_layer_curve"], info["layers"][-1]))
+    for label, curve, row in curves:
+        x = np.asarray(curve["x"], dtype=float)
+        line, = ax2.loglog(x, curve["error"], "o", ms=2, label=f"{label}: alpha {row['alpha']:.4f}, R² {row['r2']:.2f}")
+        ax2.loglog(x, np.exp(row["intercept"]) * x ** (-row["alpha"]), "-", lw=0.9, color=line.get_color())
+    ax2.set_xlabel("M + x_offset (number of wavelets)")
+    ax2.set_ylabel("error (log)")
+    ax2.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
     return _save(fig, path)

@@ -137,14 +137,12 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     }
 
 
-def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[dict],
+def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict],
                  folder: Path) -> tuple[dict[str, str], dict]:
     """Every figure of the report, drawn into `folder`: figure key -> path relative to the report, and
     figure key -> the (stage, result file) pairs it is drawn from."""
     train_runs = claims.single_runs(params)
     targets = list(params.smoothness.targets)
-    ymax = max(r["alpha"] for a in results["alphas"].values() for r in a["layers"])
-    ylim = 1.15 * ymax if ymax > 0 else 1.0
     main_targets = [t for t in params.report.main_targets if t in targets] or targets[:4]
     other_targets = [t for t in claims.analysed_targets(params) if t not in main_targets]
 
@@ -162,7 +160,7 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[d
         sources[key] = made
 
     draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
-    draw("alpha_main", smoothed(main_targets), figures.fig_alpha_bars, results, main_targets, ylim=ylim)
+    draw("alpha_main", smoothed(main_targets), figures.fig_alpha_dots, results, main_targets, seeds=seeds)
     draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs)
     ml = params.mislabel
     draw("mislabel", [(f"mislabel@{p}-{r}", str(layout.mislabel(p, r))) for p in ml.presets for r in ml.rates]
@@ -170,14 +168,14 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[d
             for run in ml.seed_runs for p in ml.presets for r in ml.rates],
          figures.fig_mislabel, results, orig, params)
     if other_targets:
-        draw("alpha_other", smoothed(other_targets), figures.fig_alpha_bars, results, other_targets, ylim=ylim)
+        draw("alpha_other", smoothed(other_targets), figures.fig_alpha_dots, results, other_targets, seeds=seeds)
     ov = params.overfit
     overlays = {**params.report.overlays, "overfit_alpha": ((ov.baseline, ov.run),)}
     for key, pairs in overlays.items():
         made = smoothed([t for pair in pairs for t in pair])
         if key == "overfit_alpha":
             made.append(("overfit", str(layout.OVERFIT)))
-        draw(key, made, figures.fig_overlay, results, list(pairs))
+        draw(key, made, figures.fig_overlay, results, list(pairs), seeds=seeds)
     draw("overfit_curve", trained([ov.run, ov.baseline]), figures.fig_curves, params, results, [ov.run, ov.baseline],
          cols=2, orig_curves=orig["curves"])
     if params.report.seed_groups:
@@ -189,11 +187,25 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, fidelity: list[d
     if results["retrain"]:
         draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results["retrain"]],
              figures.fig_retrain, results, params.mislabel.run)
+    diag = [t for t in main_targets if params.smoothness.targets[t].weights == "final"][:2] or main_targets[:1]
+    draw("diagnostics", smoothed(diag) + [(f"smoothness_input@{params.smoothness.preset}",
+                                           str(layout.input_alpha(params.smoothness.preset)))],
+         figures.fig_diagnostics, results, diag)
     if fidelity:
         others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
                   for f in fidelity for p in f.get("presets", {})]
         draw("fidelity", smoothed([f["target"] for f in fidelity]) + others, figures.fig_fidelity, fidelity)
     return fig, sources
+
+
+def alpha_table(results: dict) -> dict:
+    """Every main-preset target's alpha by short layer name, and the layer rows in depth order."""
+    by_short = {t: {figures.short_layer(r["layer"]): r["alpha"] for r in a["layers"]}
+                for t, a in results["alphas"].items()}
+    longest = max(results["alphas"].values(), key=lambda a: len(a["layers"]))
+    rows = list(dict.fromkeys([figures.short_layer(r["layer"]) for r in longest["layers"]]
+                              + [layer for t in by_short for layer in by_short[t]]))
+    return {"alpha_table_targets": list(results["alphas"]), "alpha_by_short": by_short, "alpha_table_layers": rows}
 
 
 def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict], fig: dict,
@@ -213,6 +225,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
         "noise": claims.noise(params, results, orig, seeds),
         "mislabel_spread": claims.mislabel_spread(params, results),
+        **alpha_table(results),
         "fidelity": fidelity,
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
@@ -246,7 +259,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         orig = originals()
         seeds = claims.seed_table(params, results)
         fidelity = claims.fidelity_by_preset(params, results, orig)
-        fig, sources = draw_figures(params, results, orig, fidelity, staging / "figures")
+        fig, sources = draw_figures(params, results, orig, seeds, fidelity, staging / "figures")
         ctx = context(params, results, orig, seeds, fidelity, fig, sources, root)
         html = environment().get_template("report.html").render(**ctx)
         write_text(staging / "index.html", html)

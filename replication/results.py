@@ -31,6 +31,8 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         "runs": runs,
         "alphas": alphas,
         "alphas_by_preset": {sm.preset: alphas, **by_preset},
+        "inputs": {preset: layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}", root)
+                   for preset in sm.presets if (root / layout.input_alpha(preset)).exists()},
         "mislabel": {preset: [need(layout.mislabel(preset, rate), f"mislabel@{preset}-{rate}")
                               for rate in params.mislabel.rates]
                      for preset in params.mislabel.presets},

@@ -228,3 +228,21 @@ def test_a_queued_experiment_runs_and_its_metrics_compare(project):
     assert "last_layer_alpha" in text and "mislabel_lowers_alpha" in text  # alphas and verdicts are metrics
     diff = run([dvc, "metrics", "diff"], work, env)
     assert diff.returncode == 0 and diff.stdout.strip() == ""  # the committed state against itself
+
+
+def test_report_layout_read_back_from_the_pdf(project):
+    """The layout, not only the text: no heading is the last line of a page, no page but the last is more
+    than a third empty unless the next starts a section, every figure caption in the PDF names a concrete
+    stage and its rebuild command."""
+    from pdf_layout import empty_pages, headings_of, pages, stranded_headings
+
+    work, _, _ = project
+    html = (work / "report" / "index.html").read_text()
+    doc = pages(work / "report" / "report.pdf")
+    sections = headings_of(html, "h2")
+    assert stranded_headings(doc, sections + headings_of(html, "h3") + headings_of(html, "h4")) == []
+    assert empty_pages(doc, sections) == []
+    text = " ".join(line for page in doc for _, line in page.lines)
+    assert text.count("rebuild: dvc repro -f -s") == html.count("<figure>")
+    assert "@TARGET" not in text and "@RUN" not in text and "@PRESET" not in text
+
