@@ -25,6 +25,7 @@ from replication import claims, figures, layout
 from replication import config as cfg
 from replication.dataset import CLASSES
 from replication.errors import UserError, run_main
+from replication.fidelity import fidelity_by_preset
 from replication.files import atomic_path, file_md5, write_json, write_text
 from replication.nets import describe
 from replication.originals import originals
@@ -229,7 +230,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "fidelity": fidelity,
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
-        "provenance": provenance(params, root), "compute": claims.compute_times(results),
+        "provenance": provenance(params, root), "compute": claims.compute_times(params, results),
         "n_train": next(iter(results["alphas"].values()))["n_samples"],
         "classes": CLASSES,
         "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
@@ -258,7 +259,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         (staging / "figures").mkdir()
         orig = originals()
         seeds = claims.seed_table(params, results)
-        fidelity = claims.fidelity_by_preset(params, results, orig)
+        fidelity = fidelity_by_preset(params, results, orig)
         fig, sources = draw_figures(params, results, orig, seeds, fidelity, staging / "figures")
         ctx = context(params, results, orig, seeds, fidelity, fig, sources, root)
         html = environment().get_template("report.html").render(**ctx)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replication import claims, report
+from replication import claims, fidelity, report
 from replication import config as cfg
 from replication.originals import originals
 
@@ -140,7 +140,7 @@ def test_layer_fidelity_measures_the_gap_to_the_original_interval(params):
     orig = {"per_layer": {"alpha": {"plain6": {"input": [0.017, 0.018], "fc1": [0.1, 0.101]}}}}
     results = {"alphas": {"plain6": {"preset": "as_run", "layers": [{"layer": "input", "alpha": 0.0175},
                                                                      {"layer": "fc1", "alpha": 0.09}]}}}
-    (f,) = claims.layer_fidelity(params, results, orig, [])
+    (f,) = fidelity.layer_fidelity(params, results, orig, [])
     assert [r["gap"] for r in f["rows"]] == [0.0, pytest.approx(-0.01)]
     assert f["close"] == 1 and f["with_sd"] == 0 and f["seeds"] == 1
 
@@ -185,3 +185,19 @@ def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
     # the mislabel study ran under as_run only; a seed trend needs two seeds, which as_run lacks
     assert rows["mislabel_lowers_alpha"]["cells"] == {"as_reported": None, "corrected": None, "as_run": claims.HOLDS}
     assert rows["alpha_no_steady_rise"]["cells"]["as_run"] is None
+
+
+def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
+    """as_run has one run of resnet12: its gap to the original is counted in the seed sd of the main preset."""
+    orig = {"per_layer": {"alpha": {"resnet12": {"conv1_relu": [0.020, 0.021], "fc1": [0.1, 0.101]}}}}
+    results = _results(params, orig | {"runs": {}})
+    one = {"layers": [{"layer": "conv1_relu", "alpha": 0.0205}, {"layer": "fc1", "alpha": 0.14}], "preset": "as_run"}
+    results["alphas_by_preset"] = {"as_reported": results["alphas"], "corrected": {}, "as_run": {"resnet12": one}}
+    results["mislabel"] = {}
+    (f,) = fidelity.fidelity_by_preset(params, results, orig)
+    assert f["target"] == "resnet12" and f["seeds"] == 3 and set(f["presets"]) == {"as_run"}
+    rows = {r["layer"]: r for r in f["presets"]["as_run"]["rows"]}
+    assert rows["conv1_relu"]["gap"] == 0.0 and rows["conv1_relu"]["sds"] == 0.0
+    # fc1: 0.039 above the interval; the main preset's seed sd of fc1 is 0.01 / 100 = 1e-4
+    assert rows["fc1"]["sd_from"] == "as_reported" and rows["fc1"]["sds"] == pytest.approx(0.039 / 1e-4)
+    assert f["presets"]["as_run"]["within_noise"] == 1 and f["presets"]["as_run"]["with_sd"] == 2
