@@ -199,6 +199,25 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
     return fig, sources
 
 
+def architecture_grid(architectures: dict) -> dict:
+    """All networks in one table: for each layer name (rows, in depth order), each network's width, with
+    '+' where a residual block adds its shortcut; 'yes' for the 2x2 average pool."""
+    cells: dict[str, dict[str, str]] = {}
+    for network, info in architectures.items():
+        for layer in info["layers"]:
+            kind, *convs = layer["spec"].split()
+            if kind == "avgpool":
+                cells.setdefault("avgpool", {})[network] = "yes"
+            for i, token in enumerate(convs):
+                name, width = token.split(":")
+                mark = "+" if kind == "residual" and i == len(convs) - 1 else ""
+                cells.setdefault(name, {})[network] = f"{width}{mark}"
+    def depth(name: str) -> tuple[int, int]:
+        digits = "".join(ch for ch in name if ch.isdigit())
+        return (2, 0) if name.startswith("fc") else (1, 0) if name == "avgpool" else (0, int(digits or 0))
+    return {"rows": sorted(cells, key=depth), "cells": cells, "networks": list(architectures)}
+
+
 def alpha_table(results: dict) -> dict:
     """Every main-preset target's alpha by short layer name, and the layer rows in depth order."""
     by_short = {t: {figures.short_layer(r["layer"]): r["alpha"] for r in a["layers"]}
@@ -214,11 +233,12 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
     """Everything the templates show: results, original numbers, claims, figures and provenance."""
     targets = list(params.smoothness.targets)
     summary_runs = [params.target_config(t).run for t in claims.analysed_targets(params)]
+    architectures = {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
+                     for name in params.networks}
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
         "fig_sources": sources,
-        "architectures": {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
-                          for name in params.networks},
+        "architectures": architectures, "arch_grid": architecture_grid(architectures),
         "seeds": seeds, "summary_runs": summary_runs,
         "conclusions": claims.verdicts(params, results, orig, seeds),
         "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
