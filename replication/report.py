@@ -97,9 +97,12 @@ def git_state(root: Path = Path(".")) -> dict:
     commit = git("rev-parse", "HEAD")
     if not commit:
         return {"commit": None, "dirty": None, "results_date": None}
-    # the report's own outputs are rewritten by this very render: they do not count as a change
-    changed = [line for line in (git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
+    # the report's own outputs, and its own entry in dvc.lock (DVC rewrites it around the run), are this
+    # render's doing: they do not count as a change
+    changed = [line[3:] for line in (git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
                if not line[3:].startswith(f"{layout.REPORT}/")]
+    if "dvc.lock" in changed and lock_hash(root) == _lock_stages_md5(git("show", "HEAD:dvc.lock") or ""):
+        changed.remove("dvc.lock")
     return {"commit": commit, "dirty": bool(changed),
             "results_date": git("log", "-1", "--format=%cs", "--", str(layout.RESULTS)) or None}
 
@@ -108,9 +111,11 @@ def lock_hash(root: Path = Path(".")) -> str | None:
     """md5 of dvc.lock's stages other than the report (whose entry records this render's outputs: it
     cannot be hashed by the render itself)."""
     path = root / "dvc.lock"
-    if not path.exists():
-        return None
-    stages = (yaml.safe_load(path.read_text()) or {}).get("stages", {})
+    return _lock_stages_md5(path.read_text()) if path.exists() else None
+
+
+def _lock_stages_md5(text: str) -> str:
+    stages = (yaml.safe_load(text) or {}).get("stages", {})
     stages.pop("report", None)
     return hashlib.md5(json.dumps(stages, sort_keys=True).encode()).hexdigest()
 
