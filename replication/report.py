@@ -92,7 +92,7 @@ def git_state(root: Path = Path(".")) -> dict:
     last commit that changed results/ (None outside a git repository or before the first commit)."""
     def git(*args: str) -> str | None:
         out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-        return out.stdout.strip() if out.returncode == 0 else None
+        return out.stdout.rstrip() if out.returncode == 0 else None  # status lines start with a space
 
     commit = git("rev-parse", "HEAD")
     if not commit:

@@ -1,0 +1,36 @@
+"""The report's provenance: the commit it is rendered from and whether its inputs differ from it."""
+
+from __future__ import annotations
+
+import subprocess
+
+from replication import report
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def test_git_state_counts_inputs_but_not_the_reports_own_outputs(tmp_path):
+    assert report.git_state(tmp_path) == {"commit": None, "dirty": None, "results_date": None}
+    lock = "schema: '2.0'\nstages:\n  train:\n    cmd: a\n  report:\n    cmd: r\n"
+    (tmp_path / "dvc.lock").write_text(lock)
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "index.html").write_text("old")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "x")
+    state = report.git_state(tmp_path)
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    # what a render itself changes: the report folder and the report's entry in dvc.lock
+    (tmp_path / "report" / "index.html").write_text("new")
+    (tmp_path / "dvc.lock").write_text(lock.replace("cmd: r", "cmd: r2"))
+    assert report.git_state(tmp_path)["dirty"] is False
+    # an input: another stage's entry, or params.yaml
+    (tmp_path / "dvc.lock").write_text(lock.replace("cmd: a", "cmd: b"))
+    assert report.git_state(tmp_path)["dirty"] is True
+    (tmp_path / "dvc.lock").write_text(lock)
+    (tmp_path / "params.yaml").write_text("a: 2\n")
+    assert report.git_state(tmp_path)["dirty"] is True
