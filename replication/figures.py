@@ -198,9 +198,9 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
 def fig_confusions(results: dict, names: list[str], path: Path) -> str:
     """Column-normalised confusion matrices in percent (diagonal = per-class precision, as originally
     shown), values in the cells, one shared colour bar."""
-    cols = 3
+    cols = 5 if len(names) > 6 else 3
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.45 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.6, (1.85 if cols == 5 else 2.45) * rows), squeeze=False)
     image = None
     for k, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
         cm = np.asarray(results["runs"][name]["metrics"]["confusion_matrix"], dtype=float)
