@@ -65,8 +65,27 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=_pct, num=_num, signed=_signed, thousands=lambda x: f"{x:,}",
-                       pct0=lambda x: f"{100 * x:.0f}%")
+                       pct0=lambda x: f"{100 * x:.0f}%", sources=compact_sources)
     return env
+
+
+def compact_sources(made: list[tuple[str, str]], most: int = 12) -> dict:
+    """A figure's (stage, result file) pairs for its caption: a stage group with more than `most` members
+    is named once (`mislabel_seeds@*, 40 stages`, linked to their common folder) and rebuilt by its group
+    name, which `dvc repro` accepts; fewer are listed one by one."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for stage, path in made:
+        groups.setdefault(stage.split("@")[0], []).append((stage, path))
+    links, command = [], []
+    for group, members in groups.items():
+        if len(members) > most:
+            folder = os.path.commonpath([path for _, path in members])
+            links.append((f"{group}@* ({len(members)} stages)", folder))
+            command.append(group)
+        else:
+            links += members
+            command += [stage for stage, _ in members]
+    return {"links": links, "command": " ".join(command)}
 
 
 def data_hash(dvc_file: Path) -> str | None:

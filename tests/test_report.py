@@ -34,3 +34,13 @@ def test_git_state_counts_inputs_but_not_the_reports_own_outputs(tmp_path):
     (tmp_path / "dvc.lock").write_text(lock)
     (tmp_path / "params.yaml").write_text("a: 2\n")
     assert report.git_state(tmp_path)["dirty"] is True
+
+
+def test_captions_name_large_stage_groups_once():
+    made = [(f"mislabel_seeds@r{i}-as_run-0.5", f"results/mislabel_seeds/r{i}/as_run/0.5.json") for i in range(13)]
+    made += [("mislabel@as_run-0.0", "results/mislabel/as_run/0.0.json")]
+    out = report.compact_sources(made)
+    assert out["links"] == [("mislabel_seeds@* (13 stages)", "results/mislabel_seeds"),
+                            ("mislabel@as_run-0.0", "results/mislabel/as_run/0.0.json")]
+    assert out["command"] == "mislabel_seeds mislabel@as_run-0.0"
+    assert report.compact_sources(made[:3])["command"] == " ".join(stage for stage, _ in made[:3])
