@@ -175,7 +175,7 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("fraction of labels shuffled")
     ax.set_ylabel("alpha of fc1 (log)")
-    ax.legend(fontsize=6.5, frameon=False)
+    ax.legend(fontsize=6, frameon=False, loc="lower left")
     first = params.mislabel.presets[0]
     curves = orig.get("fc1_error_curves", {})
     original_mse = {float(rate): values for rate, values in curves.get("mse", {}).items()}
