@@ -85,21 +85,32 @@ def _log_alpha_axis(ax) -> None:
     ax.grid(axis="y", lw=0.3, alpha=0.5)
 
 
+def _seed_group(alphas: dict, seeds: list[dict]) -> dict | None:
+    """The seed group (claims.seed_table) whose first run made these final-weight alphas, if it has at least
+    two analysed seeds: the band drawn around them."""
+    if alphas.get("weights", "final") != "final":
+        return None
+    return next((g for g in seeds if g["runs"][0] == alphas["run"] and g["n_alpha"] >= 2), None)
+
+
+def _band(group: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A seed group's per-layer alpha mean and sd."""
+    return np.array([m for _, m, _ in group["alpha"]]), np.array([s for _, _, s in group["alpha"]])
+
+
 def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[dict]) -> str:
     """Per-layer alpha as dots on a line, one panel per smoothness target, one log y-axis for all; where
     the target's run has seed runs, their mean +- 1 sd as a band with error bars (values: the tables)."""
     cols = 2
     rows = math.ceil(len(targets) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.6 * rows), squeeze=False, sharey=True)
-    groups = {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
     for ax, target in zip(axes.flat, targets, strict=False):
         a = results["alphas"][target]
         x = np.arange(len(a["layers"]))
         color = _color(a["network"])
-        g = groups.get(a["run"]) if a.get("weights", "final") == "final" else None
+        g = _seed_group(a, seeds)
         if g is not None:
-            mean = np.array([m for _, m, _ in g["alpha"]])
-            sd = np.array([s for _, _, s in g["alpha"]])
+            mean, sd = _band(g)
             ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0,
                             label=f"mean ± 1 sd over {g['n_alpha']} seeds")
             ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor=color, elinewidth=0.8, capsize=1.5)
@@ -130,7 +141,6 @@ def short_layer(layer: str) -> str:
 def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: list[dict] | None = None) -> str:
     """Two targets' per-layer alphas as lines on a shared layer axis (names without their suffixes), one
     panel per pair, one log y-axis; seed mean +- 1 sd bands where a target's run has seed runs."""
-    groups = {g["runs"][0]: g for g in seeds or [] if g["n_alpha"] >= 2}
     fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False, sharey=True)
     for ax, (a, b) in zip(axes.flat, pairs, strict=False):
         for target, style in ((a, "-o"), (b, "--s")):
@@ -138,10 +148,9 @@ def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: 
             rows = info["layers"]
             x = np.arange(len(rows))
             line, = ax.plot(x, [r["alpha"] for r in rows], style, ms=3, label=target)
-            g = groups.get(info["run"]) if info.get("weights", "final") == "final" else None
+            g = _seed_group(info, seeds or [])
             if g is not None and len(g["alpha"]) == len(rows):
-                mean = np.array([m for _, m, _ in g["alpha"]])
-                sd = np.array([s for _, _, s in g["alpha"]])
+                mean, sd = _band(g)
                 ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2, lw=0,
                                 label=f"{target}: seed mean ± 1 sd")
         longer = max((a, b), key=lambda t: len(results["alphas"][t]["layers"]))
