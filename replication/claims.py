@@ -284,8 +284,85 @@ def depth_trend(params: cfg.Params, seeds: list[dict]) -> dict | None:
             "groups": out, "steady": [x["group"] for x in steady], "samples": params.report.bootstrap.samples}
 
 
-def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> list[dict]:
-    """One entry per claim of the original that this run can test: its numbers and verdict."""
+def short_layer(layer: str) -> str:
+    """A probe point's layer name without its suffix (conv3+identity_relu -> conv3), shared by a ResNet and
+    the plain network of the same depth."""
+    return layer.split("+")[0].split("_")[0]
+
+
+def _fall(values: dict[str, float], spec: dict) -> float | None:
+    """alpha of spec's `above` layer minus the mean alpha of its `below` layers (None when one is missing)."""
+    if any(name not in values for name in (spec["above"], *spec["below"])):
+        return None
+    return values[spec["above"]] - float(np.mean([values[name] for name in spec["below"]]))
+
+
+def _seed_falls(group: dict, spec: dict) -> list[float]:
+    """_fall of every seed run of a seed_table group ([] when the group lacks one of the layers)."""
+    names = [short_layer(layer) for layer, _, _ in group["alpha"]]
+    falls = [_fall(dict(zip(names, alphas, strict=True)), spec) for alphas in group["per_run_alpha"].values()]
+    return [] if None in falls else falls
+
+
+def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
+                noise_seeds: list[dict] | None = None) -> list[dict]:
+    """The original's layer-level observations (originals.json layer_falls): per network, the mean alpha of
+    the layers it saw fall (and deleted) under the alpha of the layer kept before them. The fall is the seed
+    mean where the network has seeds, judged against the sd of the per-seed falls; a network with one run
+    borrows that sd from its own seed group in `noise_seeds` (the main preset's, when this preset has one
+    run) or else the largest of those groups' sds of the same fall. A claim holds when every network falls by
+    more than NOISE_SDS sds, is within noise when every network falls, and does not hold otherwise."""
+    own = {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
+    noise_groups = {g["runs"][0]: g for g in (seeds if noise_seeds is None else noise_seeds) if g["n_alpha"] >= 2}
+    found = []
+    for claim_id, by_target in orig["layer_falls"]["claims"].items():
+        rows = []
+        for target, spec in by_target.items():
+            if target not in results["alphas"]:
+                continue
+            tc = params.target_config(target)
+            final = tc.weights == "final"
+            group = own.get(tc.run) if final else None
+            if group is not None:
+                falls = _seed_falls(group, spec)
+                if not falls:
+                    continue
+                gap, sd = mean_sd(falls)
+                values = {short_layer(layer): mean for layer, mean, _ in group["alpha"]}
+                sd_from, borrowed, runs = group["group"], False, len(falls)
+            else:
+                values = {short_layer(r["layer"]): r["alpha"] for r in results["alphas"][target]["layers"]}
+                gap = _fall(values, spec)
+                if gap is None:
+                    continue
+                mine = noise_groups.get(tc.run) if final else None
+                spreads = [(mean_sd(f)[1], g["group"]) for g in ([mine] if mine else noise_groups.values())
+                           if len(f := _seed_falls(g, spec)) >= 2]
+                sd, sd_from = max(spreads) if spreads else (None, None)
+                borrowed, runs = True, 1
+            sds = in_sds(gap, sd) if sd is not None else None
+            verdict = FAILS if gap <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
+            interval = orig["per_layer"]["alpha"].get(target, {})
+            original = {short_layer(layer): (low + high) / 2 for layer, (low, high) in interval.items()}
+            rows.append({"target": target, "above": spec["above"], "below": list(spec["below"]),
+                         "above_alpha": values[spec["above"]],
+                         "below_alpha": [values[name] for name in spec["below"]],
+                         "under": sum(values[name] < values[spec["above"]] for name in spec["below"]),
+                         "fall": gap, "sd": sd, "sds": sds, "sd_from": sd_from, "borrowed": borrowed, "runs": runs,
+                         "original_fall": _fall(original, spec), "verdict": verdict})
+        if not rows:
+            continue
+        verdicts_ = {r["verdict"] for r in rows}
+        verdict = FAILS if FAILS in verdicts_ else HOLDS if verdicts_ == {HOLDS} else WITHIN_NOISE
+        found.append({"id": claim_id, "verdict": verdict, "networks": [r["target"] for r in rows], "rows": rows,
+                      "k": NOISE_SDS})
+    return found
+
+
+def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
+             noise_seeds: list[dict] | None = None) -> list[dict]:
+    """One entry per claim of the original that this run can test: its numbers and verdict. `noise_seeds`
+    (default `seeds`): the seed groups a single-run network borrows its noise from in layer_falls."""
     found = [
         converges_faster(params, results, orig, seeds),
         fc1_tracks_accuracy(params, results),
@@ -294,15 +371,18 @@ def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -
         mislabel_lowers(params, results),
         overfit_pattern(results),
         pruned_as_good(params, results),
+        *layer_falls(params, results, orig, seeds, noise_seeds),
     ]
     return [{**c, "claim": orig["claims"][c["id"]]} for c in found if c is not None]
 
 
 CLAIM_IDS = ("resnet_converges_faster", "fc1_alpha_tracks_accuracy", "alpha_rises_abruptly_at_fc1",
              "alpha_no_steady_rise", "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher",
-             "smaller_networks_do_as_well")
+             "smaller_networks_do_as_well", "deleted_layers_fall", "tanh_falls_at_conv9_11",
+             "avgpool_below_last_conv")
 USES_ALPHA = {"fc1_alpha_tracks_accuracy", "alpha_rises_abruptly_at_fc1", "alpha_no_steady_rise",
-              "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher"}  # the rest are accuracies only
+              "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher", "deleted_layers_fall",
+              "tanh_falls_at_conv9_11", "avgpool_below_last_conv"}  # the rest are accuracies only
 
 
 def under_preset(results: dict, preset: str) -> dict:
@@ -315,11 +395,14 @@ def under_preset(results: dict, preset: str) -> dict:
 
 def verdicts_by_preset(params: cfg.Params, results: dict, orig: dict) -> dict[str, list[dict]]:
     """The claims judged under every estimator preset the pipeline runs (main preset first). A claim a
-    preset cannot judge yet (targets not computed, too few seeds) is left out of its list."""
-    out = {}
+    preset cannot judge yet (targets not computed, too few seeds) is left out of its list. A network with one
+    run under a preset borrows its seed noise from the main preset's seed groups."""
+    out, main_seeds = {}, None
     for preset in params.smoothness.presets:
         res = under_preset(results, preset)
-        out[preset] = verdicts(params, res, orig, seed_table(params, res))
+        seeds = seed_table(params, res)
+        main_seeds = seeds if main_seeds is None else main_seeds
+        out[preset] = verdicts(params, res, orig, seeds, noise_seeds=main_seeds)
     return out
 
 
@@ -334,70 +417,3 @@ def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list
             rows.append({"id": claim_id, "cells": cells, "uses_alpha": claim_id in USES_ALPHA,
                          "changes": len(judged) > 1})
     return rows
-
-
-# --------------------------------------------------------------------------- against the seed noise
-
-
-def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: float = NOISE_SDS) -> dict | None:
-    """Differences of this run in units of the seed sd: between networks, against the original, between layers.
-
-    With three seeds an sd is a rough estimate; the threshold is k times it, and the ratios are kept
-    so a reader can apply a stricter one. None when no group has two seeds.
-    """
-    groups = [g for g in seeds if len(g["runs"]) >= 2]
-    if not groups:
-        return None
-    pairs = []
-    for i, a in enumerate(groups):
-        for b in groups[i + 1:]:
-            gap = a["accuracy"][0] - b["accuracy"][0]
-            pair = {"a": a, "b": b, "accuracy_gap": gap,
-                    "accuracy_sds": in_sds(gap, max(a["accuracy"][1], b["accuracy"][1])),
-                    "epoch_sds": in_sds(a["epoch"][0] - b["epoch"][0], max(a["epoch"][1], b["epoch"][1])),
-                    "fc1": None}
-            if a["n_alpha"] >= 2 and b["n_alpha"] >= 2:
-                (_, am, asd), (_, bm, bsd) = a["alpha"][-1], b["alpha"][-1]
-                pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": in_sds(am - bm, max(asd, bsd))}
-            pairs.append(pair)
-
-    means = [{"group": g["group"], "gap": g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"],
-              "sds": in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
-             for g in groups if g["runs"][0] in orig["runs"]]
-    spread = max(g["accuracy"][1] for g in groups)
-    single = [r for r in single_runs(params) if r in orig["runs"] and r in results["runs"]]
-    gaps = {r: results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"] for r in single}
-    far = [{"run": r, "gap": gap} for r, gap in gaps.items() if abs(gap) > k * spread]
-    snapshots = []
-    for g in groups:
-        if g["snapshot"] and g["runs"][0] in orig["snapshots"]:
-            original = orig["snapshots"][g["runs"][0]]["test_accuracy"]
-            snapshots.append({"group": g["group"], "mean": g["snapshot"][0], "original": original,
-                              "gap": g["snapshot"][0] - original, "sds": in_sds(g["snapshot"][0] - original,
-                                                                                g["snapshot"][1])})
-
-    by_run = {g["runs"][0]: g for g in groups if g["n_alpha"] >= 2}
-    falls = []
-    for target, sugg in results["suggestions"].items():
-        g = by_run.get(params.target_config(target).run)
-        if g is None or params.target_config(target).weights != "final" or not sugg["drops"]:
-            continue
-        sd = {layer: s for layer, _, s in g["alpha"]}
-        big = [d["layer"] for d in sugg["drops"] if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
-        falls.append({"target": target, "big": big, "of": len(sugg["drops"])})
-
-    overfit = None
-    o = results["overfit"]
-    g = by_run.get(o.get("baseline_run", params.overfit.baseline))
-    if g is not None:
-        sd = {layer: s for layer, _, s in g["alpha"]}
-        # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
-        rows = [r for r in o["layers"] if r["layer"].startswith("conv") and r["difference"] is not None
-                and r["layer"] in sd]
-        fc = o["layers"][-1]
-        overfit = {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
-                   "of": len(rows), "fc1_difference": fc["difference"],
-                   "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
-    return {"k": k, "pairs": pairs, "means": means, "spread": spread, "n_single": len(single), "far": far,
-            "snapshots": snapshots, "falls": falls, "overfit": overfit,
-            "min_runs": min(len(g["runs"]) for g in groups)}

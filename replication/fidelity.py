@@ -1,5 +1,6 @@
-"""Each reproduced layer against the original's per-layer alphas (chart-read intervals), under every
-estimator preset: the gaps, in absolute terms and in seed standard deviations."""
+"""This run against the original and against its own seed noise: each reproduced layer against the
+original's per-layer alphas (chart-read intervals) under every estimator preset, and the differences
+between networks, from the original and between layers, all in seed standard deviations."""
 
 from __future__ import annotations
 
@@ -58,3 +59,67 @@ def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float =
             other["with_sd"] = sum(r["sds"] is not None for r in other["rows"])
             f.setdefault("presets", {})[preset] = other
     return main
+
+
+def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: float = claims.NOISE_SDS) -> dict | None:
+    """Differences of this run in units of the seed sd: between networks, against the original, between layers.
+
+    With three seeds an sd is a rough estimate; the threshold is k times it, and the ratios are kept
+    so a reader can apply a stricter one. None when no group has two seeds.
+    """
+    groups = [g for g in seeds if len(g["runs"]) >= 2]
+    if not groups:
+        return None
+    pairs = []
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            gap = a["accuracy"][0] - b["accuracy"][0]
+            pair = {"a": a, "b": b, "accuracy_gap": gap,
+                    "accuracy_sds": claims.in_sds(gap, max(a["accuracy"][1], b["accuracy"][1])),
+                    "epoch_sds": claims.in_sds(a["epoch"][0] - b["epoch"][0], max(a["epoch"][1], b["epoch"][1])),
+                    "fc1": None}
+            if a["n_alpha"] >= 2 and b["n_alpha"] >= 2:
+                (_, am, asd), (_, bm, bsd) = a["alpha"][-1], b["alpha"][-1]
+                pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": claims.in_sds(am - bm, max(asd, bsd))}
+            pairs.append(pair)
+
+    means = [{"group": g["group"], "gap": g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"],
+              "sds": claims.in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
+             for g in groups if g["runs"][0] in orig["runs"]]
+    spread = max(g["accuracy"][1] for g in groups)
+    single = [r for r in claims.single_runs(params) if r in orig["runs"] and r in results["runs"]]
+    gaps = {r: results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"] for r in single}
+    far = [{"run": r, "gap": gap} for r, gap in gaps.items() if abs(gap) > k * spread]
+    snapshots = []
+    for g in groups:
+        if g["snapshot"] and g["runs"][0] in orig["snapshots"]:
+            original = orig["snapshots"][g["runs"][0]]["test_accuracy"]
+            snapshots.append({"group": g["group"], "mean": g["snapshot"][0], "original": original,
+                              "gap": g["snapshot"][0] - original, "sds": claims.in_sds(g["snapshot"][0] - original,
+                                                                                g["snapshot"][1])})
+
+    by_run = {g["runs"][0]: g for g in groups if g["n_alpha"] >= 2}
+    falls = []
+    for target, sugg in results["suggestions"].items():
+        g = by_run.get(params.target_config(target).run)
+        if g is None or params.target_config(target).weights != "final" or not sugg["drops"]:
+            continue
+        sd = {layer: s for layer, _, s in g["alpha"]}
+        big = [d["layer"] for d in sugg["drops"] if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
+        falls.append({"target": target, "big": big, "of": len(sugg["drops"])})
+
+    overfit = None
+    o = results["overfit"]
+    g = by_run.get(o.get("baseline_run", params.overfit.baseline))
+    if g is not None:
+        sd = {layer: s for layer, _, s in g["alpha"]}
+        # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
+        rows = [r for r in o["layers"] if r["layer"].startswith("conv") and r["difference"] is not None
+                and r["layer"] in sd]
+        fc = o["layers"][-1]
+        overfit = {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
+                   "of": len(rows), "fc1_difference": fc["difference"],
+                   "fc1_sds": claims.in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
+    return {"k": k, "pairs": pairs, "means": means, "spread": spread, "n_single": len(single), "far": far,
+            "snapshots": snapshots, "falls": falls, "overfit": overfit,
+            "min_runs": min(len(g["runs"]) for g in groups)}

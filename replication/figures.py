@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from replication import config as cfg  # noqa: E402
+from replication.claims import short_layer  # noqa: E402
 from replication.dataset import CLASSES  # noqa: E402
 from replication.files import atomic_path  # noqa: E402
 
@@ -130,12 +131,6 @@ def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[di
 
 def _layer_ticks(ax, rows: list[dict]) -> None:
     ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=6)
-
-
-def short_layer(layer: str) -> str:
-    """A probe point's layer name without its suffix (conv3+identity_relu -> conv3), shared by a ResNet and
-    the plain network of the same depth."""
-    return layer.split("+")[0].split("_")[0]
 
 
 def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: list[dict] | None = None) -> str:

@@ -28,6 +28,9 @@ KEY_NUMBER = {  # the one number behind each verdict, shown beside it
     "mislabel_lowers_alpha": lambda c: c["gap"],
     "overfit_conv_lower_fc1_higher": lambda c: c["lower"] / c["conv_layers"],
     "smaller_networks_do_as_well": lambda c: c["count"] / len(c["pairs"]),
+    # the weakest network's fall in seed sds, signed (in alpha units when no network has an sd)
+    **{claim: lambda c: min(r["fall"] / r["sd"] if r["sd"] else r["fall"] for r in c["rows"])
+       for claim in ("deleted_layers_fall", "tanh_falls_at_conv9_11", "avgpool_below_last_conv")},
 }
 
 

@@ -25,7 +25,7 @@ from replication import claims, figures, layout
 from replication import config as cfg
 from replication.dataset import CLASSES
 from replication.errors import UserError, run_main
-from replication.fidelity import fidelity_by_preset
+from replication.fidelity import fidelity_by_preset, noise
 from replication.files import atomic_path, file_md5, write_json, write_text
 from replication.nets import describe
 from replication.originals import originals
@@ -244,10 +244,10 @@ def architecture_grid(architectures: dict) -> dict:
 
 def alpha_table(results: dict) -> dict:
     """Every main-preset target's alpha by short layer name, and the layer rows in depth order."""
-    by_short = {t: {figures.short_layer(r["layer"]): r["alpha"] for r in a["layers"]}
+    by_short = {t: {claims.short_layer(r["layer"]): r["alpha"] for r in a["layers"]}
                 for t, a in results["alphas"].items()}
     longest = max(results["alphas"].values(), key=lambda a: len(a["layers"]))
-    rows = list(dict.fromkeys([figures.short_layer(r["layer"]) for r in longest["layers"]]
+    rows = list(dict.fromkeys([claims.short_layer(r["layer"]) for r in longest["layers"]]
                               + [layer for t in by_short for layer in by_short[t]]))
     return {"alpha_table_targets": list(results["alphas"]), "alpha_by_short": by_short, "alpha_table_layers": rows}
 
@@ -268,7 +268,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
         "presets": params.smoothness.presets,
         "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
-        "noise": claims.noise(params, results, orig, seeds),
+        "noise": noise(params, results, orig, seeds),
         "mislabel_spread": claims.mislabel_spread(params, results),
         **alpha_table(results),
         "fidelity": fidelity,

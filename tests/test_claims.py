@@ -50,7 +50,7 @@ def _sentences(params: cfg.Params, noise: dict) -> str:
 def test_noise_names_what_exceeds_the_seed_spread(params):
     orig = originals()
     results = _results(params, orig)
-    noise = claims.noise(params, results, orig, claims.seed_table(params, results))
+    noise = fidelity.noise(params, results, orig, claims.seed_table(params, results))
     assert noise["far"] == [] and noise["n_single"] == 10
     assert noise["falls"] == [{"target": "resnet12", "big": ["conv2_relu"], "of": 2}]
     assert noise["overfit"]["lower"] == 1 and noise["overfit"]["of"] == 2
@@ -61,7 +61,7 @@ def test_noise_names_what_exceeds_the_seed_spread(params):
 
     # One run 5 points below the original (the spread is 1 point): it is named with its difference.
     results["runs"]["plain6"]["metrics"]["test_accuracy"] -= 0.05
-    noise = claims.noise(params, results, orig, claims.seed_table(params, results))
+    noise = fidelity.noise(params, results, orig, claims.seed_table(params, results))
     assert [f["run"] for f in noise["far"]] == ["plain6"] and noise["far"][0]["gap"] == pytest.approx(-0.05)
     assert "1 of 10 single runs differs from the original by more (plain6 -5.00)" in _sentences(params, noise)
 
@@ -72,12 +72,12 @@ def test_noise_scales_with_the_spread(params):
     for sd, far in ((0.01, []), (0.001, ["resnet10"])):
         results = _results(params, orig, seed_sd=sd)
         results["runs"]["resnet10"]["metrics"]["test_accuracy"] -= 0.01
-        noise = claims.noise(params, results, orig, claims.seed_table(params, results))
+        noise = fidelity.noise(params, results, orig, claims.seed_table(params, results))
         assert [f["run"] for f in noise["far"]] == far, sd
 
 
 def test_no_seed_groups_no_noise(params):
-    assert claims.noise(params, {}, originals(), []) is None
+    assert fidelity.noise(params, {}, originals(), []) is None
 
 
 def test_in_sds_and_spearman():
@@ -201,3 +201,78 @@ def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
     # fc1: 0.039 above the interval; the main preset's seed sd of fc1 is 0.01 / 100 = 1e-4
     assert rows["fc1"]["sd_from"] == "as_reported" and rows["fc1"]["sds"] == pytest.approx(0.039 / 1e-4)
     assert f["presets"]["as_run"]["within_noise"] == 1 and f["presets"]["as_run"]["with_sd"] == 2
+
+
+FALL_LAYERS = ["input", "conv1_relu", "conv2+identity_relu", "avpool", "fc1"]
+
+
+def _falling(fall: float) -> list[dict]:
+    """Layers whose conv2 and avpool average `fall` below conv1 (conv2 and avpool straddle that mean)."""
+    values = [0.017, 0.03, 0.03 - fall - 0.001, 0.03 - fall + 0.001, 0.1]
+    return [{"layer": name, "alpha": v} for name, v in zip(FALL_LAYERS, values, strict=True)]
+
+
+def _fall_setup(params: cfg.Params, falls: dict[str, list[float]], single: dict[str, float]) -> tuple[dict, dict]:
+    """Results whose seed groups fall by the given per-seed amounts and single runs by one amount each, and
+    originals whose only layer-level claim is conv2 and avpool below conv1."""
+    orig = originals()
+    results = _results(params, orig)
+    for group, per_seed in falls.items():
+        for run, fall in zip(params.report.seed_groups[group], per_seed, strict=True):
+            results["alphas"][run] = {"layers": _falling(fall)}
+    for target, fall in single.items():
+        results["alphas"][target] = {"layers": _falling(fall)}
+    spec = {"above": "conv1", "below": ["conv2", "avpool"]}
+    orig["layer_falls"]["claims"] = {"deleted_layers_fall": {t: spec for t in (*falls, *single)}}
+    return results, orig
+
+
+@pytest.mark.parametrize(("per_seed", "verdict", "sds"), [
+    ([0.002, 0.003, 0.004], claims.HOLDS, 3.0),          # mean fall 0.003, sd 0.001
+    ([0.0, 0.001, 0.002], claims.WITHIN_NOISE, 1.0),      # falls, by one sd
+    ([-0.002, -0.001, 0.0], claims.FAILS, 1.0),           # rises on average
+])
+def test_layer_fall_is_judged_in_seed_sds(params, per_seed, verdict, sds):
+    results, orig = _fall_setup(params, {"resnet12": per_seed}, {})
+    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    (row,) = c["rows"]
+    assert c["id"] == "deleted_layers_fall" and c["verdict"] == verdict and row["verdict"] == verdict
+    assert row["fall"] == pytest.approx(np.mean(per_seed)) and row["sd"] == pytest.approx(0.001)
+    assert row["sds"] == pytest.approx(sds) and row["runs"] == 3 and not row["borrowed"]
+    assert row["under"] == (2 if np.mean(per_seed) > 0.001 else 1 if np.mean(per_seed) > -0.001 else 0)
+
+
+def test_single_run_borrows_the_largest_seed_sd_and_one_failure_sinks_the_claim(params):
+    # plain6 has one run: it borrows the larger sd of the two groups (plain12's 0.002), so 0.005 is 2.5 sd
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004], "plain12": [0.004, 0.006, 0.008]},
+                                {"plain6": 0.005})
+    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    rows = {r["target"]: r for r in c["rows"]}
+    assert rows["plain6"]["borrowed"] and rows["plain6"]["sd_from"] == "plain12"
+    assert rows["plain6"]["sds"] == pytest.approx(2.5) and c["verdict"] == claims.HOLDS
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {"plain6": -0.001})
+    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    assert [r["verdict"] for r in c["rows"]] == [claims.HOLDS, claims.FAILS] and c["verdict"] == claims.FAILS
+    # a network lacking one of the layers is left out; a claim without networks is not judged
+    orig["layer_falls"]["claims"]["deleted_layers_fall"]["plain6"] = {"above": "conv1", "below": ["conv9"]}
+    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    assert c["networks"] == ["resnet12"]
+    assert claims.layer_falls(params, {"alphas": {}}, orig, []) == []
+
+
+def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {})
+    results.update(mislabel={}, alphas_by_preset={"as_reported": results["alphas"], "corrected": {},
+                                                  "as_run": {"resnet12": {"layers": _falling(0.0015)}}})
+    results["suggestions"]["resnet12"].update(modified=[])
+    results["overfit"].update(run="resnet12_overfit")
+    by_preset = claims.verdicts_by_preset(params, results, orig)
+    (row,) = next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")["rows"]
+    assert row["borrowed"] and row["sd_from"] == "resnet12" and row["sds"] == pytest.approx(1.5)
+    assert row["verdict"] == claims.WITHIN_NOISE
+    assert "deleted_layers_fall" not in {c["id"] for c in by_preset["corrected"]}
+    text = " ".join(report.environment().from_string(
+        '{% from "claims.html" import evidence with context %}{{ evidence(c) }}').render(
+        c=next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")).split())
+    assert "resnet12 conv1 0.0300 vs conv2 and avpool 0.0285 (2 of 2 below), a fall of +0.0015 (1.5 sd, the sd " \
+           "borrowed from resnet12's seeds" in text
