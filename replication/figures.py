@@ -356,6 +356,11 @@ def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
         ax2.loglog(x, np.exp(row["intercept"]) * x ** (-row["alpha"]), "-", lw=0.9, color=line.get_color())
     ax2.set_xlabel("M + x_offset (number of wavelets)")
     ax2.set_ylabel("error (log)")
+    # the errors span less than a decade: a tick at every digit, as plain numbers (matplotlib's default
+    # labels such a range with minor ticks written 9x10^-1)
+    ax2.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=tuple(range(1, 10))))
+    ax2.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax2.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax2.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
