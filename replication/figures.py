@@ -289,12 +289,12 @@ def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str
     return _save(fig, path)
 
 
-def fig_fidelity(fidelity: list[dict], path: Path) -> str:
+def fig_fidelity(fidelity: list[dict], path: Path, cols: int = 3, height: float = 1.95) -> str:
     """Per layer: the original's interval (grey), this run's seed mean +- 1 sd (band), single runs (dots) and the
-    same layers under the other estimator presets (hollow markers)."""
-    cols = 3
+    same layers under the other estimator presets (hollow markers); `cols` panels of `height` inches a row."""
     rows = math.ceil(len(fidelity) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.95 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, height * rows), squeeze=False)
+    big = cols < 3
     for ax, f in zip(axes.flat, fidelity, strict=False):
         x = np.arange(len(f["rows"]))
         low = np.array([r["original"][0] for r in f["rows"]])
@@ -306,15 +306,19 @@ def fig_fidelity(fidelity: list[dict], path: Path) -> str:
             ax.fill_between(x, mean - sd, mean + sd, color=RESNET, alpha=0.25, lw=0, label="seed mean ± 1 sd")
             ax.plot(x, mean, "-", color=RESNET, lw=1)
         color = RESNET if f["target"].startswith("resnet") else PLAIN
-        ax.plot(x, [r["single"] for r in f["rows"]], "o", ms=3, color=color, label=f"reproduced ({f['preset']})")
+        ax.plot(x, [r["single"] for r in f["rows"]], "o", ms=4 if big else 3, color=color,
+                label=f"reproduced ({f['preset']})")
         position = {r["layer"]: i for i, r in enumerate(f["rows"])}
         for (preset, other), marker in zip(f.get("presets", {}).items(), ("x", "D"), strict=False):
             rows = [r for r in other["rows"] if r["layer"] in position]
-            ax.plot([position[r["layer"]] for r in rows], [r["single"] for r in rows], marker, ms=3.5, mfc="none",
-                    color="black", mew=0.8, label=f"reproduced ({preset})")
+            ax.plot([position[r["layer"]] for r in rows], [r["single"] for r in rows], marker, ms=5 if big else 3.5,
+                    mfc="none", color="black", mew=1.0 if big else 0.8, label=f"reproduced ({preset})")
         _log_alpha_axis(ax)
-        ax.set_xticks(x, [r["layer"] for r in f["rows"]], rotation=90, fontsize=5.5)
-        ax.set_title(f["target"], fontsize=8)
+        if big:
+            ax.tick_params(axis="y", labelsize=7.5)
+        ax.set_xticks(x, [short_layer(r["layer"]) if big else r["layer"] for r in f["rows"]], rotation=90,
+                      fontsize=7.5 if big else 5.5)
+        ax.set_title(f["target"], fontsize=9 if big else 8)
     for ax in list(axes.flat)[len(fidelity):]:
         ax.axis("off")
     handles, labels = [], []
@@ -323,9 +327,10 @@ def fig_fidelity(fidelity: list[dict], path: Path) -> str:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.legend(handles, labels, loc="lower center", ncol=4 if big else 3, fontsize=7.5 if big else 7, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
     axes.flat[0].set_ylabel("alpha (log)")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 if big else 0.04, 1, 1))
     return _save(fig, path)
 
 

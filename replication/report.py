@@ -216,10 +216,14 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
     draw("diagnostics", smoothed(diag) + [(f"smoothness_input@{params.smoothness.preset}",
                                            str(layout.input_alpha(params.smoothness.preset)))],
          figures.fig_diagnostics, results, diag)
-    if fidelity:
-        others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
-                  for f in fidelity for p in f.get("presets", {})]
-        draw("fidelity", smoothed([f["target"] for f in fidelity]) + others, figures.fig_fidelity, fidelity)
+    # networks the original's own estimator reached get large panels; the rest share a grid of small ones
+    original = [f for f in fidelity if params.smoothness.original.preset in f.get("presets", {})]
+    for key, group, layout_kw in (("fidelity_original", original, {"cols": min(2, len(original)), "height": 3.3}),
+                                  ("fidelity", [f for f in fidelity if f not in original], {})):
+        if group:
+            others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
+                      for f in group for p in f.get("presets", {})]
+            draw(key, smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group, **layout_kw)
     return fig, sources
 
 
