@@ -304,6 +304,40 @@ def _seed_falls(group: dict, spec: dict) -> list[float]:
     return [] if None in falls else falls
 
 
+def _fall_row(params: cfg.Params, results: dict, orig: dict, target: str, spec: dict, own: dict,
+              noise_groups: dict) -> dict | None:
+    """One network of a layer_falls claim: its fall, the seed sd it is measured in and its verdict (None when
+    a layer is missing)."""
+    tc = params.target_config(target)
+    final = tc.weights == "final"
+    group = own.get(tc.run) if final else None
+    if group is not None:
+        falls = _seed_falls(group, spec)
+        if not falls:
+            return None
+        (gap, sd), runs = mean_sd(falls), len(falls)
+        values = {short_layer(layer): mean for layer, mean, _ in group["alpha"]}
+        sd_from, borrowed = group["group"], False
+    else:
+        values = {short_layer(r["layer"]): r["alpha"] for r in results["alphas"][target]["layers"]}
+        gap, runs, borrowed = _fall(values, spec), 1, True
+        if gap is None:
+            return None
+        mine = noise_groups.get(tc.run) if final else None
+        spreads = [(mean_sd(f)[1], g["group"]) for g in ([mine] if mine else noise_groups.values())
+                   if len(f := _seed_falls(g, spec)) >= 2]
+        sd, sd_from = max(spreads) if spreads else (None, None)
+    sds = in_sds(gap, sd) if sd is not None else None
+    interval = orig["per_layer"]["alpha"].get(target, {})
+    original = {short_layer(layer): (low + high) / 2 for layer, (low, high) in interval.items()}
+    return {"target": target, "above": spec["above"], "below": list(spec["below"]),
+            "above_alpha": values[spec["above"]], "below_alpha": [values[name] for name in spec["below"]],
+            "under": sum(values[name] < values[spec["above"]] for name in spec["below"]),
+            "fall": gap, "sd": sd, "sds": sds, "sd_from": sd_from, "borrowed": borrowed, "runs": runs,
+            "original_fall": _fall(original, spec),
+            "verdict": FAILS if gap <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE}
+
+
 def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
                 noise_seeds: list[dict] | None = None) -> list[dict]:
     """The original's layer-level observations (originals.json layer_falls): per network, the mean alpha of
@@ -316,46 +350,13 @@ def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
     noise_groups = {g["runs"][0]: g for g in (seeds if noise_seeds is None else noise_seeds) if g["n_alpha"] >= 2}
     found = []
     for claim_id, by_target in orig["layer_falls"]["claims"].items():
-        rows = []
-        for target, spec in by_target.items():
-            if target not in results["alphas"]:
-                continue
-            tc = params.target_config(target)
-            final = tc.weights == "final"
-            group = own.get(tc.run) if final else None
-            if group is not None:
-                falls = _seed_falls(group, spec)
-                if not falls:
-                    continue
-                gap, sd = mean_sd(falls)
-                values = {short_layer(layer): mean for layer, mean, _ in group["alpha"]}
-                sd_from, borrowed, runs = group["group"], False, len(falls)
-            else:
-                values = {short_layer(r["layer"]): r["alpha"] for r in results["alphas"][target]["layers"]}
-                gap = _fall(values, spec)
-                if gap is None:
-                    continue
-                mine = noise_groups.get(tc.run) if final else None
-                spreads = [(mean_sd(f)[1], g["group"]) for g in ([mine] if mine else noise_groups.values())
-                           if len(f := _seed_falls(g, spec)) >= 2]
-                sd, sd_from = max(spreads) if spreads else (None, None)
-                borrowed, runs = True, 1
-            sds = in_sds(gap, sd) if sd is not None else None
-            verdict = FAILS if gap <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
-            interval = orig["per_layer"]["alpha"].get(target, {})
-            original = {short_layer(layer): (low + high) / 2 for layer, (low, high) in interval.items()}
-            rows.append({"target": target, "above": spec["above"], "below": list(spec["below"]),
-                         "above_alpha": values[spec["above"]],
-                         "below_alpha": [values[name] for name in spec["below"]],
-                         "under": sum(values[name] < values[spec["above"]] for name in spec["below"]),
-                         "fall": gap, "sd": sd, "sds": sds, "sd_from": sd_from, "borrowed": borrowed, "runs": runs,
-                         "original_fall": _fall(original, spec), "verdict": verdict})
-        if not rows:
-            continue
-        verdicts_ = {r["verdict"] for r in rows}
-        verdict = FAILS if FAILS in verdicts_ else HOLDS if verdicts_ == {HOLDS} else WITHIN_NOISE
-        found.append({"id": claim_id, "verdict": verdict, "networks": [r["target"] for r in rows], "rows": rows,
-                      "k": NOISE_SDS})
+        rows = [row for target, spec in by_target.items() if target in results["alphas"]
+                if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
+        if rows:
+            judged = {r["verdict"] for r in rows}
+            verdict = FAILS if FAILS in judged else HOLDS if judged == {HOLDS} else WITHIN_NOISE
+            found.append({"id": claim_id, "verdict": verdict, "networks": [r["target"] for r in rows],
+                          "rows": rows, "k": NOISE_SDS})
     return found
 
 
