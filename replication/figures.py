@@ -289,9 +289,10 @@ def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str
     return _save(fig, path)
 
 
-def fig_fidelity(fidelity: list[dict], path: Path, cols: int = 3, height: float = 1.95) -> str:
+def fig_fidelity(fidelity: list[dict], path: Path, markers: dict[str, str], cols: int = 3, height: float = 1.95) -> str:
     """Per layer: the original's interval (grey), this run's seed mean +- 1 sd (band), single runs (dots) and the
-    same layers under the other estimator presets (hollow markers); `cols` panels of `height` inches a row."""
+    same layers under the other estimator presets (hollow markers: preset -> matplotlib marker); `cols` panels of
+    `height` inches a row."""
     rows = math.ceil(len(fidelity) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, height * rows), squeeze=False)
     big = cols < 3
@@ -300,18 +301,19 @@ def fig_fidelity(fidelity: list[dict], path: Path, cols: int = 3, height: float 
         low = np.array([r["original"][0] for r in f["rows"]])
         high = np.array([r["original"][1] for r in f["rows"]])
         ax.bar(x, np.maximum(high - low, 0.0004), bottom=low, width=0.7, color="#bbbbbb", label="original (interval)")
+        color = RESNET if f["target"].startswith("resnet") else PLAIN
         if any(r["sd"] is not None for r in f["rows"]):
             mean = np.array([r["value"] for r in f["rows"]])
             sd = np.array([r["sd"] or 0.0 for r in f["rows"]])
-            ax.fill_between(x, mean - sd, mean + sd, color=RESNET, alpha=0.25, lw=0, label="seed mean ± 1 sd")
-            ax.plot(x, mean, "-", color=RESNET, lw=1)
-        color = RESNET if f["target"].startswith("resnet") else PLAIN
+            ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.25, lw=0, label="seed mean ± 1 sd")
+            ax.plot(x, mean, "-", color=color, lw=1)
         ax.plot(x, [r["single"] for r in f["rows"]], "o", ms=4 if big else 3, color=color,
                 label=f"reproduced ({f['preset']})")
         position = {r["layer"]: i for i, r in enumerate(f["rows"])}
-        for (preset, other), marker in zip(f.get("presets", {}).items(), ("x", "D"), strict=False):
+        for preset, other in f.get("presets", {}).items():
             rows = [r for r in other["rows"] if r["layer"] in position]
-            ax.plot([position[r["layer"]] for r in rows], [r["single"] for r in rows], marker, ms=5 if big else 3.5,
+            ax.plot([position[r["layer"]] for r in rows], [r["single"] for r in rows], markers[preset],
+                    ms=5 if big else 3.5,
                     mfc="none", color="black", mew=1.0 if big else 0.8, label=f"reproduced ({preset})")
         _log_alpha_axis(ax)
         if big:

@@ -223,7 +223,8 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
         if group:
             others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
                       for f in group for p in f.get("presets", {})]
-            draw(key, smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group, **layout_kw)
+            draw(key, smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group,
+                 markers={params.smoothness.original.preset: "x", params.smoothness.check_preset: "D"}, **layout_kw)
     return fig, sources
 
 
@@ -276,6 +277,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "mislabel_spread": claims.mislabel_spread(params, results),
         **alpha_table(results),
         "fidelity": fidelity,
+        "fidelity_original": [f for f in fidelity if params.smoothness.original.preset in f.get("presets", {})],
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": claims.compute_times(params, results),
