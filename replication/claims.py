@@ -414,7 +414,7 @@ def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list
     for claim_id in CLAIM_IDS:
         cells = {p: next((c["verdict"] for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
         judged = {v for v in cells.values() if v is not None}
-        if judged:
+        if judged:  # "inconclusive" (too few networks so far) is no verdict to change from
             rows.append({"id": claim_id, "cells": cells, "uses_alpha": claim_id in USES_ALPHA,
-                         "changes": len(judged) > 1})
+                         "changes": len(judged - {INCONCLUSIVE}) > 1})
     return rows

@@ -185,6 +185,12 @@ def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
     # the mislabel study ran under as_run only; a seed trend needs two seeds, which as_run lacks
     assert rows["mislabel_lowers_alpha"]["cells"] == {"as_reported": None, "corrected": None, "as_run": claims.HOLDS}
     assert rows["alpha_no_steady_rise"]["cells"]["as_run"] is None
+    # too few networks under a preset is inconclusive, not a changed verdict
+    main.update({t: main["resnet12"] for t in ("resnet12_epoch5", "plain12_epoch5")})  # 4 networks ranked
+    results["alphas_by_preset"]["corrected"] = {t: main[t] for t in ("resnet12", "plain12", "resnet12_epoch5")}
+    rows = {r["id"]: r for r in claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig))}
+    tracks = rows["fc1_alpha_tracks_accuracy"]
+    assert tracks["cells"]["corrected"] == claims.INCONCLUSIVE and not tracks["changes"]
 
 
 def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
