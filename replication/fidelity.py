@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from replication import claims
 from replication import config as cfg
+from replication.estimator import estimator
 
 
 def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], close: float = 0.005,
@@ -40,11 +41,15 @@ def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[di
 
 def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float = claims.NOISE_SDS) -> list[dict]:
     """layer_fidelity under the main preset, each network carrying the same comparison under the other presets
-    that reached it (`presets`: preset -> rows, close, within_noise). A preset without seed runs of a network
-    (the costly one) is measured in the main preset's seed sd of that layer."""
+    that reached it and measure the original's quantity, the slope of the same error (`presets`: preset -> rows,
+    close, within_noise). A preset without seed runs of a network (the costly one) is measured in the main
+    preset's seed sd of that layer."""
     main_preset, *others = params.smoothness.presets
     main = layer_fidelity(params, results, orig, claims.seed_table(params, results), k=k)
+    quantity = estimator(orig["per_layer"]["estimator"]).error
     for preset in others:
+        if estimator(preset).error != quantity:  # e.g. corrected: the slope of the L2 error, about half the original's
+            continue
         res = claims.under_preset(results, preset)
         theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, claims.seed_table(params, res), k=k)}
         for f in main:

@@ -198,9 +198,12 @@ def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
     orig = {"per_layer": {"alpha": {"resnet12": {"conv1_relu": [0.020, 0.021], "fc1": [0.1, 0.101]}}}}
     results = _results(params, orig | {"runs": {}})
     one = {"layers": [{"layer": "conv1_relu", "alpha": 0.0205}, {"layer": "fc1", "alpha": 0.14}], "preset": "as_run"}
-    results["alphas_by_preset"] = {"as_reported": results["alphas"], "corrected": {}, "as_run": {"resnet12": one}}
+    orig["per_layer"]["estimator"] = "as_run"
+    results["alphas_by_preset"] = {"as_reported": results["alphas"], "corrected": {"resnet12": one},
+                                   "as_run": {"resnet12": one}}
     results["mislabel"] = {}
     (f,) = fidelity.fidelity_by_preset(params, results, orig)
+    # corrected fits the L2 error, not the original's squared error: its alphas are not compared
     assert f["target"] == "resnet12" and f["seeds"] == 3 and set(f["presets"]) == {"as_run"}
     rows = {r["layer"]: r for r in f["presets"]["as_run"]["rows"]}
     assert rows["conv1_relu"]["gap"] == 0.0 and rows["conv1_relu"]["sds"] == 0.0
