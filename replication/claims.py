@@ -94,6 +94,12 @@ def descending(values: dict[str, float]) -> list[str]:
     return sorted(values, key=values.get, reverse=True)
 
 
+def by_first_run(seeds: list[dict]) -> dict[str, dict]:
+    """The seed_table groups with at least two analysed seeds, keyed by their first run (the single run whose
+    spread they measure)."""
+    return {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
+
+
 def _group_of(run: str, seeds: list[dict]) -> dict | None:
     return next((g for g in seeds if g["runs"][0] == run), None)
 
@@ -346,8 +352,8 @@ def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
     borrows that sd from its own seed group in `noise_seeds` (the main preset's, when this preset has one
     run) or else the largest of those groups' sds of the same fall. A claim holds when every network falls by
     more than NOISE_SDS sds, is within noise when every network falls, and does not hold otherwise."""
-    own = {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
-    noise_groups = {g["runs"][0]: g for g in (seeds if noise_seeds is None else noise_seeds) if g["n_alpha"] >= 2}
+    own = by_first_run(seeds)
+    noise_groups = by_first_run(seeds if noise_seeds is None else noise_seeds)
     found = []
     for claim_id, by_target in orig["layer_falls"]["claims"].items():
         rows = [row for target, spec in by_target.items() if target in results["alphas"]

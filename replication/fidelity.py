@@ -13,7 +13,7 @@ def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[di
                    k: float = claims.NOISE_SDS) -> list[dict]:
     """Each reproduced layer against the original's interval: the gap (0 inside it), and the gap in
     seed sds where the network has seed runs. Uses the seed mean where seeds exist, else the single run."""
-    by_first = {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
+    by_first = claims.by_first_run(seeds)
     out = []
     for target, layers in orig["per_layer"]["alpha"].items():
         if target not in results["alphas"]:
@@ -66,6 +66,11 @@ def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float =
     return main
 
 
+def original_reached(params: cfg.Params, fidelity: list[dict]) -> list[dict]:
+    """The networks of fidelity_by_preset that the original code's own estimator (smoothness.original) reached."""
+    return [f for f in fidelity if params.smoothness.original.preset in f.get("presets", {})]
+
+
 def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: float = claims.NOISE_SDS) -> dict | None:
     """Differences of this run in units of the seed sd: between networks, against the original, between layers.
 
@@ -103,7 +108,7 @@ def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: f
                               "gap": g["snapshot"][0] - original, "sds": claims.in_sds(g["snapshot"][0] - original,
                                                                                 g["snapshot"][1])})
 
-    by_run = {g["runs"][0]: g for g in groups if g["n_alpha"] >= 2}
+    by_run = claims.by_first_run(groups)
     falls = []
     for target, sugg in results["suggestions"].items():
         g = by_run.get(params.target_config(target).run)

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from replication import config as cfg  # noqa: E402
-from replication.claims import short_layer  # noqa: E402
+from replication.claims import by_first_run, short_layer  # noqa: E402
 from replication.dataset import CLASSES  # noqa: E402
 from replication.files import atomic_path  # noqa: E402
 
@@ -91,7 +91,7 @@ def _seed_group(alphas: dict, seeds: list[dict]) -> dict | None:
     two analysed seeds: the band drawn around them."""
     if alphas.get("weights", "final") != "final":
         return None
-    return next((g for g in seeds if g["runs"][0] == alphas["run"] and g["n_alpha"] >= 2), None)
+    return by_first_run(seeds).get(alphas["run"])
 
 
 def _band(group: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from replication import claims, figures, layout
 from replication import config as cfg
 from replication.dataset import CLASSES
 from replication.errors import UserError, run_main
-from replication.fidelity import fidelity_by_preset, noise
+from replication.fidelity import fidelity_by_preset, noise, original_reached
 from replication.files import atomic_path, file_md5, write_json, write_text
 from replication.nets import describe
 from replication.originals import originals
@@ -217,7 +217,7 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
                                            str(layout.input_alpha(params.smoothness.preset)))],
          figures.fig_diagnostics, results, diag)
     # networks the original's own estimator reached get large panels; the rest share a grid of small ones
-    original = [f for f in fidelity if params.smoothness.original.preset in f.get("presets", {})]
+    original = original_reached(params, fidelity)
     for key, group, layout_kw in (("fidelity_original", original, {"cols": min(2, len(original)), "height": 3.3}),
                                   ("fidelity", [f for f in fidelity if f not in original], {})):
         if group:
@@ -277,7 +277,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "mislabel_spread": claims.mislabel_spread(params, results),
         **alpha_table(results),
         "fidelity": fidelity,
-        "fidelity_original": [f for f in fidelity if params.smoothness.original.preset in f.get("presets", {})],
+        "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": claims.compute_times(params, results),
