@@ -247,14 +247,13 @@ def architecture_grid(architectures: dict) -> dict:
     return {"rows": sorted(cells, key=depth), "cells": cells, "networks": list(architectures)}
 
 
-def alpha_table(results: dict) -> dict:
-    """Every main-preset target's alpha by short layer name, and the layer rows in depth order."""
-    by_short = {t: {claims.short_layer(r["layer"]): r["alpha"] for r in a["layers"]}
-                for t, a in results["alphas"].items()}
-    longest = max(results["alphas"].values(), key=lambda a: len(a["layers"]))
+def alpha_table(alphas: dict) -> dict:
+    """One preset's alpha of every target by short layer name, and the layer rows in depth order."""
+    by_short = {t: {claims.short_layer(r["layer"]): r["alpha"] for r in a["layers"]} for t, a in alphas.items()}
+    longest = max(alphas.values(), key=lambda a: len(a["layers"]))
     rows = list(dict.fromkeys([claims.short_layer(r["layer"]) for r in longest["layers"]]
                               + [layer for t in by_short for layer in by_short[t]]))
-    return {"alpha_table_targets": list(results["alphas"]), "alpha_by_short": by_short, "alpha_table_layers": rows}
+    return {"targets": list(alphas), "by_short": by_short, "layers": rows}
 
 
 def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict], fig: dict,
@@ -275,7 +274,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
         "noise": noise(params, results, orig, seeds),
         "mislabel_spread": claims.mislabel_spread(params, results),
-        **alpha_table(results),
+        "alpha_tables": {p: alpha_table(a) for p, a in results["alphas_by_preset"].items() if a},
         "fidelity": fidelity,
         "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,

@@ -44,3 +44,14 @@ def test_captions_name_large_stage_groups_once():
                             ("mislabel@as_run-0.0", "results/mislabel/as_run/0.0.json")]
     assert out["command"] == "mislabel_seeds mislabel@as_run-0.0"
     assert report.compact_sources(made[:3])["command"] == " ".join(stage for stage, _ in made[:3])
+
+
+def test_alpha_table_rows_follow_the_deepest_network_and_keep_extra_layers():
+    def alphas(*names):
+        return {"layers": [{"layer": n, "alpha": 0.01 * (i + 1)} for i, n in enumerate(names)]}
+    table = report.alpha_table({"short": alphas("input", "conv1_relu", "fc1"),
+                                "deep": alphas("input", "conv1_relu", "conv2+identity_relu", "avpool", "fc1"),
+                                "odd": alphas("input", "conv9_tanh")})
+    assert table["targets"] == ["short", "deep", "odd"]
+    assert table["layers"] == ["input", "conv1", "conv2", "avpool", "fc1", "conv9"]
+    assert table["by_short"]["deep"]["conv2"] == 0.03 and "conv2" not in table["by_short"]["short"]
