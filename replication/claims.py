@@ -403,13 +403,14 @@ def under_preset(results: dict, preset: str) -> dict:
 def verdicts_by_preset(params: cfg.Params, results: dict, orig: dict) -> dict[str, list[dict]]:
     """The claims judged under every estimator preset the pipeline runs (main preset first). A claim a
     preset cannot judge yet (targets not computed, too few seeds) is left out of its list. A network with one
-    run under a preset borrows its seed noise from the main preset's seed groups."""
+    run under a preset borrows its seed noise from that preset's seed groups (alphas of another preset may be
+    on another scale: corrected's are about half), or from the main preset's while it has none (as_run)."""
     out, main_seeds = {}, None
     for preset in params.smoothness.presets:
         res = under_preset(results, preset)
         seeds = seed_table(params, res)
         main_seeds = seeds if main_seeds is None else main_seeds
-        out[preset] = verdicts(params, res, orig, seeds, noise_seeds=main_seeds)
+        out[preset] = verdicts(params, res, orig, seeds, noise_seeds=seeds if by_first_run(seeds) else main_seeds)
     return out
 
 

@@ -285,3 +285,20 @@ def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
         c=next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")).split())
     assert "resnet12 conv1 0.0300 vs conv2 and avpool 0.0285 (2 of 2 below), a fall of +0.0015 (1.5 sd, the sd " \
            "borrowed from resnet12's seeds" in text
+
+
+def test_a_preset_with_seeds_of_its_own_measures_single_runs_in_them(params):
+    """corrected's alphas are about half the main preset's: a single run is judged in corrected's seed sd."""
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {"plain6": 0.003})
+    halved, _ = _fall_setup(params, {"resnet12": [0.001, 0.0015, 0.002]}, {"plain6": 0.0015})
+    results.update(mislabel={}, alphas_by_preset={"as_reported": results["alphas"], "corrected": halved["alphas"],
+                                                  "as_run": {}})
+    results["suggestions"]["resnet12"].update(modified=[])
+    results["overfit"].update(run="resnet12_overfit")
+    by_preset = claims.verdicts_by_preset(params, results, orig)
+    rows = {p: {r["target"]: r for r in next(c for c in found if c["id"] == "deleted_layers_fall")["rows"]}
+            for p, found in by_preset.items() if p != "as_run"}
+    # the same 3 sd under both presets: corrected's single run borrows corrected's sd (0.0005), not 0.001
+    assert rows["as_reported"]["plain6"]["sd"] == pytest.approx(0.001)
+    assert rows["corrected"]["plain6"]["sd"] == pytest.approx(0.0005)
+    assert rows["corrected"]["plain6"]["sds"] == pytest.approx(3.0) == rows["as_reported"]["plain6"]["sds"]
