@@ -349,11 +349,12 @@ def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
     """The original's layer-level observations (originals.json layer_falls): per network, the mean alpha of
     the layers it saw fall (and deleted) under the alpha of the layer kept before them. The fall is the seed
     mean where the network has seeds, judged against the sd of the per-seed falls; a network with one run
-    borrows that sd from its own seed group in `noise_seeds` (the main preset's, when this preset has one
-    run) or else the largest of those groups' sds of the same fall. A claim holds when every network falls by
-    more than NOISE_SDS sds, is within noise when every network falls, and does not hold otherwise."""
+    borrows that sd from its own seed group or else the largest of the groups' sds of the same fall. The groups
+    are those of `seeds`; only when there are none (a preset run once per network) those of `noise_seeds`,
+    whose alphas must be on the same scale. A claim holds when every network falls by more than NOISE_SDS
+    sds, is within noise when every network falls, and does not hold otherwise."""
     own = by_first_run(seeds)
-    noise_groups = by_first_run(seeds if noise_seeds is None else noise_seeds)
+    noise_groups = own or by_first_run(noise_seeds or [])
     found = []
     for claim_id, by_target in orig["layer_falls"]["claims"].items():
         rows = [row for target, spec in by_target.items() if target in results["alphas"]
@@ -368,8 +369,8 @@ def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
 
 def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
              noise_seeds: list[dict] | None = None) -> list[dict]:
-    """One entry per claim of the original that this run can test: its numbers and verdict. `noise_seeds`
-    (default `seeds`): the seed groups a single-run network borrows its noise from in layer_falls."""
+    """One entry per claim of the original that this run can test: its numbers and verdict. `noise_seeds`: the
+    seed groups a single-run network borrows its noise from in layer_falls when `seeds` has none."""
     found = [
         converges_faster(params, results, orig, seeds),
         fc1_tracks_accuracy(params, results),
@@ -404,13 +405,14 @@ def verdicts_by_preset(params: cfg.Params, results: dict, orig: dict) -> dict[st
     """The claims judged under every estimator preset the pipeline runs (main preset first). A claim a
     preset cannot judge yet (targets not computed, too few seeds) is left out of its list. A network with one
     run under a preset borrows its seed noise from that preset's seed groups (alphas of another preset may be
-    on another scale: corrected's are about half), or from the main preset's while it has none (as_run)."""
+    on another scale: corrected's are about half), or from the main preset's while it has none (as_run):
+    layer_falls decides."""
     out, main_seeds = {}, None
     for preset in params.smoothness.presets:
         res = under_preset(results, preset)
         seeds = seed_table(params, res)
         main_seeds = seeds if main_seeds is None else main_seeds
-        out[preset] = verdicts(params, res, orig, seeds, noise_seeds=seeds if by_first_run(seeds) else main_seeds)
+        out[preset] = verdicts(params, res, orig, seeds, noise_seeds=main_seeds)
     return out
 
 
