@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from replication import features, wavelets
+from replication import cluster, features, wavelets
 from replication.estimator import Estimator
 from replication.files import dumps_json, read_json, write_json
 from replication.nets import Network
@@ -21,21 +21,53 @@ def layer_alphas(model: Network, images: torch.Tensor, labels: np.ndarray, est: 
                  progress: bool = True, name: str = "") -> list[dict]:
     """Alpha of every layer (input first); `done` holds layers already computed (resume, or the shared
     input layer)."""
-    rows = []
     done = done or {}
     layers = features.layer_names(model)
-    bar = tqdm(layers, desc=f"{name} layers", unit="layer", disable=not progress)
-    for index, layer in enumerate(bar):
-        bar.set_postfix(layer=layer)
-        if layer in done:
-            rows.append(done[layer])
-            continue
-        row = layer_alpha(features.representation(model, images, layer), labels, est, index, layer, n_jobs,
-                          progress, name)
-        rows.append(row)
-        if on_layer is not None:
-            on_layer(row)
+    if cluster.on_cluster():
+        return _on_cluster(model, images, labels, est, done, on_layer, progress, name)
+    rows = []
+    with tqdm(total=len(layers), initial=sum(layer in done for layer in layers), desc=f"{name} layers",
+              unit="layer", disable=not progress) as bar:
+        for index, layer in enumerate(layers):
+            if layer in done:
+                rows.append(done[layer])
+                continue
+            bar.set_postfix(layer=layer)
+            row = layer_alpha(features.representation(model, images, layer), labels, est, index, layer, n_jobs,
+                              progress, name)
+            rows.append(row)
+            bar.update()
+            if on_layer is not None:
+                on_layer(row)
     return rows
+
+
+def _on_cluster(model: Network, images: torch.Tensor, labels: np.ndarray, est: Estimator, done: dict,
+                on_layer: Callable[[dict], None] | None, progress: bool, name: str) -> list[dict]:
+    """layer_alphas with the forests of many layers on the cluster at once (as many as the features fit
+    $REPLICATION_CLUSTER_GB); representations are computed here, in layer order, and each finished layer is
+    passed to `on_layer` as it lands, so an interrupted stage resumes from the layers done."""
+    layers = features.layer_names(model)
+    cluster.connect()
+    rows = {layer: done[layer] for layer in layers if layer in done}
+    todo = [(index, layer) for index, layer in enumerate(layers) if layer not in rows]
+
+    def prepare(item: tuple[int, str]):
+        index, layer = item
+        rep = features.representation(model, images, layer)
+        return 2 * rep.nbytes, lambda: layer_alpha(rep, labels, est, index, layer, 1, False, name)
+
+    with tqdm(total=len(layers), initial=len(rows), desc=f"{name} layers", unit="layer",
+              disable=not progress) as bar:
+        for (_, layer), row in cluster.in_flight(todo, prepare, cluster.memory_budget()):
+            rows[layer] = row
+            if progress:
+                bar.write(f"{name} {layer}: alpha {row['alpha']:.5f} (R^2 {row['r2']:.3f}, {row['dim']} features, "
+                          f"{row['seconds']:.0f} s)")
+            bar.update()
+            if on_layer is not None:
+                on_layer(row)
+    return [rows[layer] for layer in layers]
 
 
 def layer_alpha(rep: np.ndarray, labels: np.ndarray, est: Estimator, index: int, layer: str, n_jobs: int = 1,

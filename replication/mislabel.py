@@ -14,11 +14,12 @@ over `mislabel.seeds` (forest seed = preset seed + shuffle seed), so the spread 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import numpy as np
 
+from replication import cluster, dataset, features, layout, runtime, training, wavelets
 from replication import config as cfg
-from replication import dataset, features, layout, runtime, training, wavelets
 from replication.errors import run_main
 from replication.estimator import Estimator, estimator
 from replication.files import write_json
@@ -26,15 +27,23 @@ from replication.files import write_json
 
 def alpha_under_shuffles(rep: np.ndarray, labels: np.ndarray, rate: float, est: Estimator,
                          seeds: tuple[int, ...], n_jobs: int = 1, progress: bool = False) -> dict:
-    """Alpha at one rate for every seed, with mean and spread."""
-    per_seed = []
-    for seed in seeds:
+    """Alpha at one rate for every seed, with mean and spread (the seeds' forests at once on a cluster)."""
+    on_cluster = cluster.connect() is not None
+
+    def one(seed: int) -> dict:
         noisy = dataset.shuffle_labels(labels, rate, seed)
         result = wavelets.besov_alpha(rep, noisy, est.model_copy(update={"seed": est.seed + seed}),
-                                      n_jobs=n_jobs, progress=progress, desc=f"rate {rate} seed {seed}",
-                                      n_classes=10)
-        per_seed.append({"seed": seed, "alpha": result.alpha, "r2": result.r2,
-                         "changed": float(np.mean(noisy != labels)), "mse": result.mse, "m": result.m})
+                                      n_jobs=n_jobs, progress=progress and not on_cluster,
+                                      desc=f"rate {rate} seed {seed}", n_classes=10)
+        return {"seed": seed, "alpha": result.alpha, "r2": result.r2,
+                "changed": float(np.mean(noisy != labels)), "mse": result.mse, "m": result.m}
+
+    if on_cluster:
+        found = dict(cluster.in_flight(seeds, lambda seed: (2 * rep.nbytes, partial(one, seed)),
+                                       cluster.memory_budget()))
+        per_seed = [found[seed] for seed in seeds]
+    else:
+        per_seed = [one(seed) for seed in seeds]
     alphas = np.array([s["alpha"] for s in per_seed])
     return {
         "rate": rate,
@@ -61,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.run is not None and args.run not in ml.seed_runs:
         raise cfg.ConfigError(f"params.yaml: run {args.run!r} is not in mislabel.seed_runs ({', '.join(ml.seed_runs)})")
     run = args.run or ml.run
+    cluster.connect()  # a named scheduler that cannot be reached stops the stage here, before any work
     device = runtime.setup(params.base)
     model = training.trained_network(params, run, ml.weights, device)
     images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from replication import cluster, dataset, features, layout, runtime, training, wavelets
 from replication import config as cfg
-from replication import dataset, features, layout, runtime, training, wavelets
 from replication.errors import run_main
 from replication.estimator import estimator
 from replication.files import exclusive, file_md5, write_csv, write_json
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         raise cfg.ConfigError(f"{args.params}: preset {args.preset!r} is none of smoothness.preset, "
                               f"smoothness.check_preset, smoothness.original.preset ({', '.join(sm.presets)})")
     est = estimator(args.preset, sm.overrides)
+    cluster.connect()  # a named scheduler that cannot be reached stops the stage here, before any work
     if args.input:
         device = runtime.setup(params.base)
         images, labels = dataset.training_images(params.data, sm.limit_samples)

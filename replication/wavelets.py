@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from tqdm import tqdm
 
+from replication import cluster
 from replication.estimator import PRESETS, Estimator, EstimatorError, estimator, max_features_arg
 
 __all__ = ["PRESETS", "AlphaResult", "Estimator", "EstimatorError", "besov_alpha", "decompose", "estimator"]
@@ -202,14 +203,19 @@ def default_jobs() -> int:
 
 def fit_forest(x: np.ndarray, y: np.ndarray, est: Estimator, n_jobs: int = 1, progress: bool = False,
                desc: str = "forest") -> RandomForestRegressor:
-    """Grow the forest a few trees at a time (warm start gives the same trees as one fit)."""
+    """Grow the forest a few trees at a time (warm start gives the same trees as one fit); on a Dask cluster
+    ($REPLICATION_SCHEDULER), every tree at once, one task each, with x and y sent to the workers once."""
+    on_cluster = cluster.on_cluster()
     forest = RandomForestRegressor(
         n_estimators=0, criterion="squared_error", max_features=max_features_arg(est.max_features),
         max_depth=est.max_depth or None, bootstrap=est.bootstrap, random_state=est.seed,
-        n_jobs=n_jobs, warm_start=True,
+        n_jobs=-1 if on_cluster else n_jobs, warm_start=True,
     )
-    step = max(1, n_jobs)
-    with tqdm(total=est.n_trees, desc=desc, unit="tree", disable=not progress, leave=False) as bar:
+    step = est.n_trees if on_cluster else max(1, n_jobs)
+    if on_cluster:  # the arrays sklearn fits on, as it would convert them, so the ones sent to every worker are used
+        x, y = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float64)
+    with (tqdm(total=est.n_trees, desc=desc, unit="tree", disable=not progress, leave=False) as bar,
+          cluster.forest_backend(x, y)):
         while len(getattr(forest, "estimators_", [])) < est.n_trees:
             forest.n_estimators = min(est.n_trees, forest.n_estimators + step)
             forest.fit(x, y)
@@ -369,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.n_jobs < 1:
             raise EstimatorError(f"--n-jobs must be at least 1, got {args.n_jobs}")
         est = estimator(args.preset, _parse_set(args.set))
+        cluster.connect()
         features = _load_npy(args.features, "features", mmap=True)
         labels = _load_npy(args.labels, "labels")
         result = besov_alpha(features, labels, est, n_jobs=args.n_jobs, progress=not args.json)
