@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import time
@@ -45,15 +46,18 @@ def timed_fit(x: np.ndarray, y: np.ndarray, est, n_jobs: int) -> tuple[float, st
 
 
 def on_local_cluster(x: np.ndarray, y: np.ndarray, est, workers: int) -> tuple[float, str]:
-    """The forest on a fresh LocalCluster of `workers` single-threaded processes (start-up not timed, the
-    scatter of x and y timed)."""
+    """The forest on a fresh LocalCluster of `workers` single-threaded processes. Not timed: start-up and the
+    workers' first import of sklearn (a stage pays both once); timed: sending x and y, growing the trees,
+    returning them."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as local:
         os.environ[cluster.SCHEDULER_VARIABLE] = local.scheduler_address
         try:
-            cluster.connect().wait_for_workers(workers)
+            client = cluster.connect()
+            client.wait_for_workers(workers)
+            client.run(importlib.import_module, "sklearn.ensemble")  # warm, as after a stage's first forest
             return timed_fit(x, y, est, -1)
         finally:
             cluster.disconnect()
@@ -82,6 +86,11 @@ def scaling(n: int, d: int, trees: int, worker_counts: list[int]) -> None:
     for mode, count, seconds in rows:
         print(f"| {mode} | {count} | {seconds:.1f} | {base / seconds:.2f}x | {seconds / local[count]:.2f} |")
     print(f"\nsame trees in every run: {digests.pop()}")
+    started = time.perf_counter()
+    wavelets.besov_alpha(features, labels, est, n_jobs=2)
+    client_side = time.perf_counter() - started - local.get(2, base / 2)
+    print(f"work that stays here per layer (scaling, leaves, wavelets, M-term curve, fit): {client_side:.1f} s "
+          f"against {base:.1f} s of trees on one process")
 
 
 def layer_times(root: Path, preset: str, target: str) -> dict[str, float] | None:
@@ -104,10 +113,15 @@ def extrapolate(root: Path, worker_counts: list[int], processes: int = 2, trees:
     if not ratio_pairs:
         raise SystemExit("no as_run results to extrapolate from (results/smoothness/as_run/)")
     ratio = sum(a for a, _ in ratio_pairs) / sum(b for _, b in ratio_pairs)
-    tasks = []
+    per_network = {}
     for target in ORIGINAL_NINE:
         times = measured[target] or {k: v * ratio for k, v in (layer_times(root, "as_reported", target) or {}).items()}
-        tasks += [s * processes / trees for s in times.values() for _ in range(trees)]
+        per_network[target] = [s * processes / trees for s in times.values() for _ in range(trees)]
+    for target in ("resnet12", "plain12"):
+        own = per_network[target]
+        print(f"{target} as_run alone on 16 workers: {len(own)} tree tasks, {sum(own) / 60:.0f} core-minutes, "
+              f"{max(max(own), sum(own) / 16) / 60:.1f}-{(sum(own) / 16 + max(own)) / 60:.1f} min")
+    tasks = [t for own in per_network.values() for t in own]
     total, longest = sum(tasks), max(tasks)
     done = sum(1 for t in ORIGINAL_NINE if measured[t])
     print(f"\nas_run on the nine networks: {len(tasks)} tree tasks, {total / 3600:.1f} core-hours, longest task "
