@@ -61,7 +61,10 @@ def connect() -> object | None:
                                  "pip install -e '.[cluster]', or unset the variable to run here") from None
         try:
             _clients[where] = Client(where, timeout=CONNECT_SECONDS, set_as_default=True)
-        except (OSError, TimeoutError, ValueError) as err:
+        except ValueError:
+            raise EstimatorError(f"${SCHEDULER_VARIABLE} is {where!r}, not a scheduler address such as "
+                                 "tcp://HOST:8786") from None
+        except (OSError, TimeoutError) as err:
             raise EstimatorError(f"cannot reach the Dask scheduler at {where} (${SCHEDULER_VARIABLE}) within "
                                  f"{CONNECT_SECONDS} s ({type(err).__name__}); start it (`dask scheduler`) or "
                                  "unset the variable to run here") from None

@@ -16,7 +16,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from replication import config as cfg  # noqa: E402
 from replication.claims import by_first_run, short_layer  # noqa: E402
-from replication.dataset import CLASSES  # noqa: E402
 from replication.files import atomic_path  # noqa: E402
 
 RESNET, PLAIN, ORIGINAL = "#1f5fa8", "#c8553d", "#7a7a7a"
@@ -199,7 +198,7 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     return _save(fig, path)
 
 
-def fig_confusions(results: dict, names: list[str], path: Path) -> str:
+def fig_confusions(results: dict, names: list[str], classes: list[str], path: Path) -> str:
     """Column-normalised confusion matrices in percent (diagonal = per-class precision, as originally
     shown), values in the cells, one shared colour bar."""
     cols = 5 if len(names) > 6 else 3
@@ -217,8 +216,8 @@ def fig_confusions(results: dict, names: list[str], path: Path) -> str:
                         color="white" if norm[i, j] > 55 else "#333")
         ax.set_title(name, fontsize=7)
         first_col, bottom = k % cols == 0, k >= len(names) - cols
-        ax.set_xticks(range(10), CLASSES if bottom else [], fontsize=4.5, rotation=90)
-        ax.set_yticks(range(10), CLASSES if first_col else [], fontsize=4.5)
+        ax.set_xticks(range(10), classes if bottom else [], fontsize=4.5, rotation=90)
+        ax.set_yticks(range(10), classes if first_col else [], fontsize=4.5)
         if bottom:
             ax.set_xlabel("predicted class", fontsize=6)
         if first_col:

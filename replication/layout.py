@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from replication.errors import MissingResult, UserError
 from replication.files import read_csv, read_json, write_bytes
+
+if TYPE_CHECKING:  # torch is imported where weights are read or written, so readers of results need none
+    import torch
 
 RESULTS = Path("results")
 RESUME = Path(".resume")  # per-epoch / per-layer state of interrupted stages (git-ignored)
@@ -79,6 +80,7 @@ def retrain_dir(rate: float) -> Path:
 
 OVERFIT = RESULTS / "overfit" / "summary.json"
 SUGGESTIONS = RESULTS / "suggestions.json"
+ARCHITECTURES = RESULTS / "architectures.json"  # layers, shapes and parameter counts; class names
 METRICS = RESULTS / "metrics"  # numbers only: train.json, smoothness.json, mislabel.json, claims.json
 METRIC_FILES = ("train", "smoothness", "mislabel", "claims")
 
@@ -102,6 +104,8 @@ def need(path: Path, stage: str, root: Path = Path(".")) -> Any:
 def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
     """torch.save through memory, then an atomic write: the archive's inner folder name is fixed
     ("archive"), so the same tensors always give the same bytes (a temp file name would leak in)."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     write_bytes(path, buffer.getvalue())
@@ -109,6 +113,8 @@ def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 def load_state(path: Path, what: str) -> dict:
     """A torch file of tensors and plain containers (weights_only), naming the file when it is bad."""
+    import torch
+
     if not path.exists():
         raise MissingResult(f"{path}: missing; {what}")
     try:

@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from replication import cluster, dataset, features, layout, runtime, training, wavelets
+from replication import checkpoint, cluster, dataset, features, layout, runtime, wavelets
 from replication import config as cfg
 from replication.errors import run_main
 from replication.estimator import Estimator, estimator
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     run = args.run or ml.run
     cluster.connect()  # a named scheduler that cannot be reached stops the stage here, before any work
     device = runtime.setup(params.base)
-    model = training.trained_network(params, run, ml.weights, device)
+    model = checkpoint.trained_network(params, run, ml.weights, device)
     images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)
     rep = features.representation(model, images, ml.layer)
     out = alpha_under_shuffles(rep, labels, args.rate, estimator(args.preset), ml.seeds, wavelets.default_jobs(),

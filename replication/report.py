@@ -23,11 +23,9 @@ import yaml
 
 from replication import claims, figures, layout
 from replication import config as cfg
-from replication.dataset import CLASSES
 from replication.errors import UserError, run_main
 from replication.fidelity import fidelity_by_preset, noise, original_reached
 from replication.files import atomic_path, file_md5, write_json, write_text
-from replication.nets import describe
 from replication.originals import originals
 from replication.results import gather
 
@@ -186,7 +184,8 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
 
     draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
     draw("alpha_main", smoothed(main_targets), figures.fig_alpha_dots, results, main_targets, seeds=seeds)
-    draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs)
+    draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs,
+         results["architectures"]["classes"])
     ml = params.mislabel
     draw("mislabel", [(f"mislabel@{p}-{r}", str(layout.mislabel(p, r))) for p in ml.presets for r in ml.rates]
          + [(f"mislabel_seeds@{run}-{p}-{r}", str(layout.mislabel_seed(run, p, r)))
@@ -261,7 +260,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
     """Everything the templates show: results, original numbers, claims, figures and provenance."""
     targets = list(params.smoothness.targets)
     summary_runs = [params.target_config(t).run for t in claims.analysed_targets(params)]
-    architectures = {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
+    architectures = {name: {"title": params.network_title(name), **results["architectures"]["networks"][name]}
                      for name in params.networks}
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
@@ -281,7 +280,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": claims.compute_times(params, results),
         "n_train": next(iter(results["alphas"].values()))["n_samples"],
-        "classes": CLASSES,
+        "classes": results["architectures"]["classes"],
         "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
         "max_epochs": sorted({run_cfg.max_epochs for run_cfg in params.runs.values()}),
         "made_on": sorted({f"{r['metrics'].get('device', 'unknown')} (torch {r['metrics'].get('torch', 'unknown')})"
@@ -295,7 +294,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     Everything is built in a temporary folder beside OUT and moved in only when complete, so a
     failure (a full disk, a read-only folder) leaves the previous report whole.
     """
-    results = gather(params, root)
+    results = {**gather(params, root), "architectures": layout.need(layout.ARCHITECTURES, "architectures", root)}
     out.parent.mkdir(parents=True, exist_ok=True)
     # a fixed name (not a random temp name): the PDF is rendered from it, and its bytes must not vary
     staging = out.with_name(f".{out.name}.staging")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from replication import cluster, dataset, features, layout, runtime, training, wavelets
+from replication import checkpoint, cluster, dataset, features, layout, runtime, wavelets
 from replication import config as cfg
 from replication.errors import run_main
 from replication.estimator import estimator
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     target = targets[args.target]
     shared = layout.need(layout.input_alpha(args.preset), f"smoothness_input@{args.preset}")
     device = runtime.setup(params.base)
-    model = training.trained_network(params, target.run, target.weights, device)
+    model = checkpoint.trained_network(params, target.run, target.weights, device)
     images, labels = dataset.training_images(params.data, sm.limit_samples)
     weights_md5 = file_md5(layout.weights(target.run, target.weights))
     if shared["estimator"] != est.model_dump() or shared["n_samples"] != len(labels):
@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     name = f"{args.preset}-{args.target}"
     state = layout.resume_file("smoothness", name, ".json")
     with exclusive(state.with_name(state.name + ".lock"), sm.stage(args.preset, args.target)):
-        checkpoint = LayerCheckpoint(state, key, name)
+        resume = LayerCheckpoint(state, key, name)
         started = time.perf_counter()
         rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(),
-                            {**checkpoint.done, "input": shared["row"]}, checkpoint.save, name=name)
+                            {**resume.done, "input": shared["row"]}, resume.save, name=name)
     write_json(layout.alphas_json(args.preset, args.target), {
         "target": args.target, "run": target.run, "weights": target.weights,
         "network": params.run_config(target.run).network, "preset": args.preset, "estimator": est.model_dump(),
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "last_layer_curve": rows[-1]["curve"],
     })
     write_csv(layout.alphas_csv(args.preset, args.target), rows, layout.ALPHA_COLUMNS)
-    checkpoint.clear()
+    resume.clear()
     summary = ", ".join(f"{r['layer']} {r['alpha']:.4f}" for r in rows)
     print(f"{name}: {summary} ({time.perf_counter() - started:.0f} s)")
     return 0

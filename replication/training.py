@@ -187,12 +187,3 @@ def _fit(name: str, params: cfg.Params, ds: Dataset, device: torch.device, resum
     if best is None:  # the gate never opened: nothing was checkpointed, keep the last epoch
         best, best_epoch = _cpu_state(model), len(history)
     return TrainResult(best, snapshot, history, best_epoch, len(history), elapsed)
-
-
-def trained_network(params: cfg.Params, run: str, which: str, device: torch.device | str = "cpu") -> nets.Network:
-    """Rebuild run's network and load its saved weights ('final' or 'snapshot')."""
-    run_cfg = params.run_config(run)
-    model = nets.build(run_cfg.network, params.network_config(run_cfg.network))
-    state = layout.load_state(layout.weights(run, which), f"run `dvc repro train@{run}`")
-    model.load_state_dict(state)
-    return model.to(device).eval()

@@ -51,8 +51,9 @@ def test_stage_run_gives_an_alpha_per_layer_and_resumes(model):
 
 @pytest.mark.parametrize("argv, message", [
     (["corrected_empirical", "resnet12"], "preset 'corrected_empirical' is none of smoothness.preset"),
-    (["as_run", "resnet12_tanh"], "'resnet12_tanh' is not a target of preset 'as_run' \\(its targets: resnet12, "
-                                  "plain12\\)"),
+    (["as_run", "plain9_tanh"], "'plain9_tanh' is not a target of preset 'as_run' \\(its targets: resnet12, "
+                                "plain12, plain6, resnet10, resnet12_epoch5, plain12_epoch5, resnet12_tanh, "
+                                "resnet12_overfit, plain12_tanh\\)"),
     (["corrected", "resnet12"], "results/smoothness/corrected/input.json is missing: run "
                                 "`dvc repro smoothness_input@corrected` first"),
 ])

@@ -75,6 +75,7 @@ def test_result_paths_match_dvc_yaml():
     assert _outs("mislabel_seeds") == [str(layout.mislabel_seed("${item.run}", "${item.preset}", "${item.rate}"))]
     assert _outs("retrain") == [str(layout.retrain_dir("${item}"))]
     assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
+    assert _outs("architectures") == [str(layout.ARCHITECTURES)]
     assert all(o.startswith(f"{layout.REPORT}/") for o in _outs("report"))
     assert _outs("metrics") == [str(layout.METRICS / f"{name}.json") for name in layout.METRIC_FILES]
 
@@ -100,3 +101,17 @@ def test_top_level_plots_overlay_every_run_and_target(raw_params):
     targets, preset = raw_params["smoothness"]["targets"], raw_params["smoothness"]["preset"]
     assert set(plots["alpha per layer"]["y"]) == {str(layout.alphas_csv(preset, t)) for t in targets}
     assert set(plots["validation loss"]["y"]) == {str(layout.history(r)) for r in raw_params["runs"]}
+
+
+def test_the_report_imports_no_torch():
+    """The report reads the architectures and class names as data (results/architectures.json)."""
+    import subprocess
+    import sys
+
+    code = "import sys, replication.report; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
+
+
+@pytest.mark.parametrize("stage", ["smoothness", "mislabel"])
+def test_forest_stages_do_not_depend_on_the_training_loop(stage):
+    assert {"training", "stopping"} & closure(stage) == set()
