@@ -288,13 +288,13 @@ def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str
     return _save(fig, path)
 
 
-def fig_fidelity(fidelity: list[dict], path: Path, markers: dict[str, str], cols: int = 3, height: float = 1.95) -> str:
+def fig_fidelity(fidelity: list[dict], path: Path, markers: dict[str, str], cols: int = 3, height: float = 1.95,
+                 big: bool = False) -> str:
     """Per layer: the original's interval (grey), this run's seed mean +- 1 sd (band), single runs (dots) and the
     same layers under the other estimator presets (hollow markers: preset -> matplotlib marker); `cols` panels of
-    `height` inches a row."""
+    `height` inches a row; `big`: larger type and short layer names."""
     rows = math.ceil(len(fidelity) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, height * rows), squeeze=False)
-    big = cols < 3
     for ax, f in zip(axes.flat, fidelity, strict=False):
         x = np.arange(len(f["rows"]))
         low = np.array([r["original"][0] for r in f["rows"]])

@@ -217,7 +217,9 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
          figures.fig_diagnostics, results, diag)
     # networks the original's own estimator reached get large panels; the rest share a grid of small ones
     original = original_reached(params, fidelity)
-    for key, group, layout_kw in (("fidelity_original", original, {"cols": min(2, len(original)), "height": 3.3}),
+    wide = len(original) > 2  # three panels a row from the third network on, lower ones
+    for key, group, layout_kw in (("fidelity_original", original,
+                                   {"cols": 3 if wide else len(original), "height": 2.6 if wide else 3.3, "big": True}),
                                   ("fidelity", [f for f in fidelity if f not in original], {})):
         if group:
             others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
