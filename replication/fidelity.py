@@ -80,6 +80,14 @@ def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: f
     groups = [g for g in seeds if len(g["runs"]) >= 2]
     if not groups:
         return None
+    by_run = claims.by_first_run(groups)
+    return {"k": k, "pairs": _pairs(groups), **_against_original(params, results, orig, groups, k),
+            "falls": _layer_falls(params, results, by_run, k), "overfit": _overfit(params, results, by_run, k),
+            "min_runs": min(len(g["runs"]) for g in groups)}
+
+
+def _pairs(groups: list[dict]) -> list[dict]:
+    """Every two seed groups: accuracy, restored epoch and (with two analysed seeds each) fc1 apart, in sds."""
     pairs = []
     for i, a in enumerate(groups):
         for b in groups[i + 1:]:
@@ -92,7 +100,12 @@ def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: f
                 (_, am, asd), (_, bm, bsd) = a["alpha"][-1], b["alpha"][-1]
                 pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": claims.in_sds(am - bm, max(asd, bsd))}
             pairs.append(pair)
+    return pairs
 
+
+def _against_original(params: cfg.Params, results: dict, orig: dict, groups: list[dict], k: float) -> dict:
+    """Accuracy against the original's: seed means and epoch-5 snapshots in their sd, single runs against k
+    times the largest seed spread."""
     means = [{"group": g["group"], "gap": g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"],
               "sds": claims.in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
              for g in groups if g["runs"][0] in orig["runs"]]
@@ -107,8 +120,11 @@ def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: f
             snapshots.append({"group": g["group"], "mean": g["snapshot"][0], "original": original,
                               "gap": g["snapshot"][0] - original, "sds": claims.in_sds(g["snapshot"][0] - original,
                                                                                 g["snapshot"][1])})
+    return {"means": means, "spread": spread, "n_single": len(single), "far": far, "snapshots": snapshots}
 
-    by_run = claims.by_first_run(groups)
+
+def _layer_falls(params: cfg.Params, results: dict, by_run: dict[str, dict], k: float) -> list[dict]:
+    """Per analysed final network with seeds: which of the suggest stage's layer falls exceed k seed sds."""
     falls = []
     for target, sugg in results["suggestions"].items():
         g = by_run.get(params.target_config(target).run)
@@ -117,19 +133,21 @@ def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: f
         sd = {layer: s for layer, _, s in g["alpha"]}
         big = [d["layer"] for d in sugg["drops"] if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
         falls.append({"target": target, "big": big, "of": len(sugg["drops"])})
+    return falls
 
-    overfit = None
+
+def _overfit(params: cfg.Params, results: dict, by_run: dict[str, dict], k: float) -> dict | None:
+    """The overfitted network's conv layers lower by more than k seed sds, and its fc1 difference in sds (None
+    when the baseline has no seed group)."""
     o = results["overfit"]
     g = by_run.get(o.get("baseline_run", params.overfit.baseline))
-    if g is not None:
-        sd = {layer: s for layer, _, s in g["alpha"]}
-        # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
-        rows = [r for r in o["layers"] if r["layer"].startswith("conv") and r["difference"] is not None
-                and r["layer"] in sd]
-        fc = o["layers"][-1]
-        overfit = {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
-                   "of": len(rows), "fc1_difference": fc["difference"],
-                   "fc1_sds": claims.in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
-    return {"k": k, "pairs": pairs, "means": means, "spread": spread, "n_single": len(single), "far": far,
-            "snapshots": snapshots, "falls": falls, "overfit": overfit,
-            "min_runs": min(len(g["runs"]) for g in groups)}
+    if g is None:
+        return None
+    sd = {layer: s for layer, _, s in g["alpha"]}
+    # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
+    rows = [r for r in o["layers"]
+            if r["layer"].startswith("conv") and r["difference"] is not None and r["layer"] in sd]
+    fc = o["layers"][-1]
+    return {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
+            "of": len(rows), "fc1_difference": fc["difference"],
+            "fc1_sds": claims.in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}

@@ -160,28 +160,45 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     }
 
 
+class _Figures:
+    """Figures drawn into one folder: figure key -> path relative to the report, and figure key -> the
+    (stage, result file) pairs it is drawn from."""
+
+    def __init__(self, params: cfg.Params, folder: Path):
+        self.params, self.folder = params, folder
+        self.paths: dict[str, str] = {}
+        self.sources: dict[str, list] = {}
+
+    def trained(self, runs: list[str], path=layout.history) -> list[tuple[str, str]]:
+        return [(f"train@{r}", str(path(r))) for r in runs]
+
+    def smoothed(self, names: list[str]) -> list[tuple[str, str]]:
+        preset = self.params.smoothness.preset
+        return [(f"smoothness@{t}", str(layout.alphas_json(preset, t))) for t in dict.fromkeys(names)]
+
+    def draw(self, key: str, made: list, function, *args, **kwargs) -> None:
+        self.paths[key] = function(*args, self.folder / f"{key}.svg", **kwargs)
+        self.sources[key] = made
+
+
 def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict],
                  folder: Path) -> tuple[dict[str, str], dict]:
     """Every figure of the report, drawn into `folder`: figure key -> path relative to the report, and
     figure key -> the (stage, result file) pairs it is drawn from."""
+    figs = _Figures(params, folder)
+    _draw_runs_and_alphas(figs, params, results, orig, seeds)
+    _draw_fidelity(figs, params, fidelity)
+    return figs.paths, figs.sources
+
+
+def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> None:
+    """Training curves, confusions, alphas per layer, the mislabel, overfit, seed and retrain figures, and the
+    estimator's diagnostics."""
     train_runs = claims.single_runs(params)
     targets = list(params.smoothness.targets)
     main_targets = [t for t in params.report.main_targets if t in targets] or targets[:4]
     other_targets = [t for t in claims.analysed_targets(params) if t not in main_targets]
-
-    def trained(runs, path=layout.history):
-        return [(f"train@{r}", str(path(r))) for r in runs]
-
-    def smoothed(names):
-        preset = params.smoothness.preset
-        return [(f"smoothness@{t}", str(layout.alphas_json(preset, t))) for t in dict.fromkeys(names)]
-
-    fig, sources = {}, {}
-
-    def draw(key: str, made: list, function, *args, **kwargs) -> None:
-        fig[key] = function(*args, folder / f"{key}.svg", **kwargs)
-        sources[key] = made
-
+    trained, smoothed, draw = figs.trained, figs.smoothed, figs.draw
     draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
     draw("alpha_main", smoothed(main_targets), figures.fig_alpha_dots, results, main_targets, seeds=seeds)
     draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs,
@@ -215,18 +232,22 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
     draw("diagnostics", smoothed(diag) + [(f"smoothness_input@{params.smoothness.preset}",
                                            str(layout.input_alpha(params.smoothness.preset)))],
          figures.fig_diagnostics, results, diag)
-    # networks the original's own estimator reached get large panels; the rest share a grid of small ones
+
+
+def _draw_fidelity(figs: _Figures, params: cfg.Params, fidelity: list[dict]) -> None:
+    """Every layer against the original's: networks the original's own estimator reached get large panels (three
+    a row from the third on), the rest share a grid of small ones."""
     original = original_reached(params, fidelity)
-    wide = len(original) > 2  # three panels a row from the third network on, lower ones
+    wide = len(original) > 2
     for key, group, layout_kw in (("fidelity_original", original,
                                    {"cols": 3 if wide else len(original), "height": 2.6 if wide else 3.3, "big": True}),
                                   ("fidelity", [f for f in fidelity if f not in original], {})):
         if group:
             others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
                       for f in group for p in f.get("presets", {})]
-            draw(key, smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group,
-                 markers={params.smoothness.original.preset: "x", params.smoothness.check_preset: "D"}, **layout_kw)
-    return fig, sources
+            figs.draw(key, figs.smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group,
+                      markers={params.smoothness.original.preset: "x", params.smoothness.check_preset: "D"},
+                      **layout_kw)
 
 
 def architecture_grid(architectures: dict) -> dict:
