@@ -16,7 +16,7 @@ import time
 from replication import checkpoint, cluster, dataset, features, layout, runtime, wavelets
 from replication import config as cfg
 from replication.errors import run_main
-from replication.estimator import estimator
+from replication.estimator import Estimator, estimator
 from replication.files import exclusive, file_md5, write_csv, write_json
 from replication.layerwise import LayerCheckpoint, layer_alpha, layer_alphas, resume_key
 
@@ -40,50 +40,59 @@ def main(argv: list[str] | None = None) -> int:
     est = estimator(args.preset, sm.overrides)
     cluster.connect()  # a named scheduler that cannot be reached stops the stage here, before any work
     if args.input:
-        device = runtime.setup(params.base)
-        images, labels = dataset.training_images(params.data, sm.limit_samples)
-        started = time.perf_counter()
-        row = layer_alpha(features.input_layer(images), labels, est, 0, "input", wavelets.default_jobs(),
-                          name=args.preset)
-        write_json(layout.input_alpha(args.preset), {"preset": args.preset, "estimator": est.model_dump(),
-                                                     "n_samples": len(labels), "row": row})
-        print(f"input ({args.preset}): alpha {row['alpha']:.4f} ({time.perf_counter() - started:.0f} s)")
-        return 0
+        run_input(params, args.preset, est)
+    else:
+        run_target(params, args.preset, args.target, est, args.params)
+    return 0
 
-    targets = sm.targets_of(args.preset)
-    if args.target not in targets:
-        raise cfg.ConfigError(f"{args.params}: {args.target!r} is not a target of preset {args.preset!r} "
+
+def run_input(params: cfg.Params, preset: str, est: Estimator) -> None:
+    """Stage smoothness_input@PRESET: the input layer's row, shared by every target of the preset."""
+    runtime.setup(params.base)
+    images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)
+    started = time.perf_counter()
+    row = layer_alpha(features.input_layer(images), labels, est, 0, "input", wavelets.default_jobs(), name=preset)
+    write_json(layout.input_alpha(preset), {"preset": preset, "estimator": est.model_dump(),
+                                            "n_samples": len(labels), "row": row})
+    print(f"input ({preset}): alpha {row['alpha']:.4f} ({time.perf_counter() - started:.0f} s)")
+
+
+def run_target(params: cfg.Params, preset: str, name: str, est: Estimator, params_file: str = "params.yaml") -> None:
+    """Stage smoothness@NAME (or the preset's other family): every layer of one target, resumable by layer."""
+    sm = params.smoothness
+    targets = sm.targets_of(preset)
+    if name not in targets:
+        raise cfg.ConfigError(f"{params_file}: {name!r} is not a target of preset {preset!r} "
                               f"(its targets: {', '.join(targets) or 'none'})")
-    target = targets[args.target]
-    shared = layout.need(layout.input_alpha(args.preset), f"smoothness_input@{args.preset}")
+    target = targets[name]
+    shared = layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}")
     device = runtime.setup(params.base)
     model = checkpoint.trained_network(params, target.run, target.weights, device)
     images, labels = dataset.training_images(params.data, sm.limit_samples)
     weights_md5 = file_md5(layout.weights(target.run, target.weights))
     if shared["estimator"] != est.model_dump() or shared["n_samples"] != len(labels):
-        raise cfg.ConfigError(f"{layout.input_alpha(args.preset)} was made with other estimator settings or "
-                              f"samples: run `dvc repro smoothness_input@{args.preset}` first")
+        raise cfg.ConfigError(f"{layout.input_alpha(preset)} was made with other estimator settings or "
+                              f"samples: run `dvc repro smoothness_input@{preset}` first")
 
     key = resume_key(est.model_dump(), cfg.as_dict(params.data), sm.limit_samples, weights_md5)
-    name = f"{args.preset}-{args.target}"
-    state = layout.resume_file("smoothness", name, ".json")
-    with exclusive(state.with_name(state.name + ".lock"), sm.stage(args.preset, args.target)):
-        resume = LayerCheckpoint(state, key, name)
+    label = f"{preset}-{name}"
+    state = layout.resume_file("smoothness", label, ".json")
+    with exclusive(state.with_name(state.name + ".lock"), sm.stage(preset, name)):
+        resume = LayerCheckpoint(state, key, label)
         started = time.perf_counter()
         rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(),
-                            {**resume.done, "input": shared["row"]}, resume.save, name=name)
-    write_json(layout.alphas_json(args.preset, args.target), {
-        "target": args.target, "run": target.run, "weights": target.weights,
-        "network": params.run_config(target.run).network, "preset": args.preset, "estimator": est.model_dump(),
+                            {**resume.done, "input": shared["row"]}, resume.save, name=label)
+    write_json(layout.alphas_json(preset, name), {
+        "target": name, "run": target.run, "weights": target.weights,
+        "network": params.run_config(target.run).network, "preset": preset, "estimator": est.model_dump(),
         "n_samples": len(labels), "weights_md5": weights_md5,
         "layers": [{k: v for k, v in row.items() if k != "curve"} for row in rows],
         "last_layer_curve": rows[-1]["curve"],
     })
-    write_csv(layout.alphas_csv(args.preset, args.target), rows, layout.ALPHA_COLUMNS)
+    write_csv(layout.alphas_csv(preset, name), rows, layout.ALPHA_COLUMNS)
     resume.clear()
     summary = ", ".join(f"{r['layer']} {r['alpha']:.4f}" for r in rows)
-    print(f"{name}: {summary} ({time.perf_counter() - started:.0f} s)")
-    return 0
+    print(f"{label}: {summary} ({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

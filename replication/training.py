@@ -113,6 +113,46 @@ def fit(
         return _fit(name, params, ds, device, resume_path, progress)
 
 
+@dataclass
+class _Progress:
+    """What a training carries from epoch to epoch, and what its resume file holds beside the model."""
+
+    rule: object
+    history: list[dict] = field(default_factory=list)
+    best: dict | None = None
+    snapshot: dict | None = None
+    best_epoch: int = 0
+    start_epoch: int = 1
+    elapsed: float = 0.0
+
+
+def _resume(name: str, path: Path | None, key: str, model: nets.Network, optimiser: torch.optim.Optimizer,
+            progress: _Progress, make_rule) -> _Progress:
+    """The progress kept in `path` when it was made with the same params (loading model and optimiser too),
+    else `progress` unchanged."""
+    if path is None or not path.exists():
+        return progress
+    state = layout.load_state(path, "it only holds an interrupted training's progress")
+    if state.get("fingerprint") != key:
+        print(f"{name}: {path} was made with other params; starting afresh")
+        return progress
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    print(f"{name}: resuming after epoch {state['epoch']} from {path}")
+    return _Progress(make_rule(state["rule"]), state["history"], state["best"], state["snapshot"],
+                     state["best_epoch"], state["epoch"] + 1, state["elapsed"])
+
+
+def _save_progress(path: Path, key: str, epoch: int, model: nets.Network, optimiser: torch.optim.Optimizer,
+                   p: _Progress) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({
+            "fingerprint": key, "epoch": epoch, "model": _cpu_state(model),
+            "optimiser": optimiser.state_dict(), "rule": p.rule.state(), "history": p.history,
+            "best": p.best, "snapshot": p.snapshot, "best_epoch": p.best_epoch, "elapsed": p.elapsed,
+        }, tmp)
+
+
 def _fit(name: str, params: cfg.Params, ds: Dataset, device: torch.device, resume_path: Path | None,
          progress: bool) -> TrainResult:
     run_cfg = params.run_config(name)
@@ -123,27 +163,14 @@ def _fit(name: str, params: cfg.Params, ds: Dataset, device: torch.device, resum
     mem = runtime.memory_layout(params.base)
     model = model.to(memory_format=mem)
     optimiser = torch.optim.Adam(model.parameters(), lr=net_cfg.lr)
-    rule = stopping.make(run_cfg.stopping, tc.patience, tc.gate_patience)
-    history: list[dict] = []
-    best = snapshot = None
-    best_epoch, start_epoch, elapsed = 0, 1, 0.0
 
-    if resume_path is not None and resume_path.exists():
-        state = layout.load_state(resume_path, "it only holds an interrupted training's progress")
-        if state.get("fingerprint") == key:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            rule = stopping.make(run_cfg.stopping, tc.patience, tc.gate_patience, state["rule"])
-            history, best, snapshot = state["history"], state["best"], state["snapshot"]
-            best_epoch, elapsed = state["best_epoch"], state["elapsed"]
-            start_epoch = state["epoch"] + 1
-            print(f"{name}: resuming after epoch {state['epoch']} from {resume_path}")
-        else:
-            print(f"{name}: {resume_path} was made with other params; starting afresh")
+    def make_rule(state=None):
+        return stopping.make(run_cfg.stopping, tc.patience, tc.gate_patience, state)
 
-    stop = bool(history) and history[-1].get("stop", False)
+    p = _resume(name, resume_path, key, model, optimiser, _Progress(make_rule()), make_rule)
+    stop = bool(p.history) and p.history[-1].get("stop", False)
     x, y = ds.x_train_all, ds.y_train_all
-    for epoch in range(start_epoch, run_cfg.max_epochs + 1):
+    for epoch in range(p.start_epoch, run_cfg.max_epochs + 1):
         if stop:
             break
         started = time.perf_counter()
@@ -160,30 +187,22 @@ def _fit(name: str, params: cfg.Params, ds: Dataset, device: torch.device, resum
             )
         val_loss, val_pred = evaluate(model, x[ds.val_idx], y[ds.val_idx], tc.eval_batch_size)
         val_acc = float((val_pred == y[ds.val_idx].cpu().numpy()).mean())
-        decision = rule.step(val_loss, train_loss)
+        decision = p.rule.step(val_loss, train_loss)
         if decision.save:
-            best, best_epoch = _cpu_state(model), epoch
+            p.best, p.best_epoch = _cpu_state(model), epoch
         if epoch == tc.snapshot_epoch:
-            snapshot = _cpu_state(model)
+            p.snapshot = _cpu_state(model)
         seconds = time.perf_counter() - started
-        elapsed += seconds
+        p.elapsed += seconds
         stop = decision.stop
-        history.append({
-            "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-            "val_accuracy": val_acc, "seconds": round(seconds, 3), "stop": stop,
-        })
+        p.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                          "val_accuracy": val_acc, "seconds": round(seconds, 3), "stop": stop})
         if progress:
-            mark = " *" if decision.save else ""
             print(f"{name} epoch {epoch:3d}: train {train_loss:.4f}  val {val_loss:.4f}  "
-                  f"val acc {val_acc:.4f}  {seconds:.1f} s{mark}", flush=True)
+                  f"val acc {val_acc:.4f}  {seconds:.1f} s{' *' if decision.save else ''}", flush=True)
         if resume_path is not None:
-            with atomic_path(resume_path) as tmp:
-                torch.save({
-                    "fingerprint": key, "epoch": epoch, "model": _cpu_state(model),
-                    "optimiser": optimiser.state_dict(), "rule": rule.state(), "history": history,
-                    "best": best, "snapshot": snapshot, "best_epoch": best_epoch, "elapsed": elapsed,
-                }, tmp)
+            _save_progress(resume_path, key, epoch, model, optimiser, p)
 
-    if best is None:  # the gate never opened: nothing was checkpointed, keep the last epoch
-        best, best_epoch = _cpu_state(model), len(history)
-    return TrainResult(best, snapshot, history, best_epoch, len(history), elapsed)
+    if p.best is None:  # the gate never opened: nothing was checkpointed, keep the last epoch
+        p.best, p.best_epoch = _cpu_state(model), len(p.history)
+    return TrainResult(p.best, p.snapshot, p.history, p.best_epoch, len(p.history), p.elapsed)
