@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        print(status(params))
+        try:
+            print(status(params))
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         return 0
 
     try:

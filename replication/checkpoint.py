@@ -13,6 +13,7 @@ def trained_network(params: cfg.Params, run: str, which: str, device: torch.devi
     """Rebuild run's network and load its saved weights ('final' or 'snapshot')."""
     run_cfg = params.run_config(run)
     model = nets.build(run_cfg.network, params.network_config(run_cfg.network))
-    state = layout.load_state(layout.weights(run, which), f"run `dvc repro train@{run}`")
-    model.load_state_dict(state)
+    path = layout.weights(run, which)
+    layout.load_weights(model, layout.load_state(path, f"run `dvc repro train@{run}`"), path,
+                        f"rerun `dvc repro -f train@{run}`")
     return model.to(device).eval()

@@ -14,10 +14,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from replication import layout
 from replication.errors import UserError
+from replication.files import load_yaml
 
 WORKSPACE = "workspace"
 
@@ -67,10 +66,15 @@ def snapshot(rev: str) -> tuple[dict, dict]:
         raise UserError(f"{rev}: has no params.yaml")
     metrics = {}
     for name in layout.METRIC_FILES:
-        raw = read_at(rev, layout.METRICS / f"{name}.json")
+        path = layout.METRICS / f"{name}.json"
+        raw = read_at(rev, path)
         if raw is not None:
-            metrics.update(flatten(json.loads(raw), name))
-    return flatten(yaml.safe_load(text)), metrics
+            try:
+                metrics.update(flatten(json.loads(raw), name))
+            except (json.JSONDecodeError, RecursionError) as err:
+                why = " ".join(str(err).split())[:80] if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+                raise UserError(f"{rev}: {path} is not valid JSON ({why}); rerun `dvc repro metrics` there") from None
+    return flatten(load_yaml(text, f"{rev}: params.yaml")), metrics
 
 
 def differences(a: dict, b: dict, tolerance: float = 0.0) -> list[tuple[str, Any, Any]]:

@@ -11,20 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, field_validator
 
 from replication.errors import UserError
-from replication.estimator import EstimatorError, PresetName, describe_errors, estimator
+from replication.estimator import MAX_INT, EstimatorError, PresetName, Seed, describe_errors, estimator
+from replication.files import NAME_PATTERN, load_yaml, read_regular
 
 PARAMS_FILE = Path("params.yaml")
 
-Int = Annotated[int, Strict()]
-Positive = Annotated[int, Strict(), Field(ge=1)]
-NonNegative = Annotated[int, Strict(), Field(ge=0)]  # 0 means "all" or "default" where a comment says so
+# Every integer is bounded (numpy, torch and sklearn take 64-bit or smaller integers; seeds below 2**32);
+# floats are finite (Section forbids NaN and infinity).
+Positive = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
+NonNegative = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]  # 0 means "all" or "default" where a comment says so
 Float = Annotated[float, Strict()]
 Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
-Str = Annotated[str, Strict()]
+Str = Annotated[str, Strict(), StringConstraints(max_length=500)]
+# A name that becomes part of a result path (runs, networks, targets, seed groups, figures): one pattern
+Name = Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+MAX_THREADS = 1024  # torch starts this many threads; more is a typo
 Bool = Annotated[bool, Strict()]
 Activation = Literal["relu", "tanh"]  # torch functions of these names (replication/nets.py)
 Weights = Literal["final", "snapshot"]  # restored best weights, or the epoch-`snapshot_epoch` snapshot
@@ -36,12 +40,12 @@ class ConfigError(UserError, ValueError):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BaseConfig(Section):
     device: Literal["auto", "cpu", "cuda"]  # "auto" = CUDA when present
-    threads: NonNegative  # torch CPU threads; 0 = torch's default
+    threads: Annotated[int, Strict(), Field(ge=0, le=MAX_THREADS)]  # torch CPU threads; 0 = torch's default
     deterministic: Bool  # deterministic algorithms (CPU results are bit-identical run to run)
     channels_last: Bool  # NHWC memory layout for convs (faster on CPU; measured in bench/)
 
@@ -49,7 +53,7 @@ class BaseConfig(Section):
 class DataConfig(Section):
     root: Str  # folder with the canonical CIFAR-10 arrays (tracked by data.dvc)
     val_size: Positive  # validation images taken from the 50,000 training images
-    split_seed: NonNegative  # seed of the train/validation permutation
+    split_seed: Seed  # seed of the train/validation permutation
     mean: tuple[Float, ...]  # per-channel mean subtracted from images in [0, 1] (3 values)
     std: tuple[Float, ...]  # per-channel divisor (the original used 1, i.e. no scaling)
     limit_train: NonNegative  # 0 = all training images; >0 keeps the first N (tiny test runs)
@@ -74,8 +78,8 @@ class TrainConfig(Section):
 
 
 class RunConfig(Section):
-    network: Str  # key into `networks`
-    seed: NonNegative  # initialisation and batch-order seed
+    network: Name  # key into `networks`
+    seed: Seed  # initialisation and batch-order seed
     stopping: StoppingRule  # "as_coded" (original code), "patience" (report text) or "none"
     max_epochs: Positive  # hard cap on epochs
 
@@ -87,13 +91,13 @@ class NetworkConfig(Section):
 
 
 class TargetConfig(Section):
-    run: Str  # key into `runs`
+    run: Name  # key into `runs`
     weights: Weights
 
 
 class OriginalEstimatorConfig(Section):
     preset: PresetName  # the original code's estimator (all features per split)
-    targets: dict[Str, TargetConfig]  # the networks it runs on: entries of smoothness.targets, repeated
+    targets: dict[Name, TargetConfig]  # the networks it runs on: entries of smoothness.targets, repeated
 
 
 class SmoothnessConfig(Section):
@@ -102,7 +106,7 @@ class SmoothnessConfig(Section):
     original: OriginalEstimatorConfig  # a costly estimator on a few targets: stage smoothness_original@TARGET
     overrides: dict[Str, Any]  # estimator fields that replace every preset's
     limit_samples: NonNegative  # 0 = all 50,000 training images; >0 keeps the first N
-    targets: dict[Str, TargetConfig]  # representations that get per-layer alphas
+    targets: dict[Name, TargetConfig]  # representations that get per-layer alphas
 
     @field_validator("overrides")
     @classmethod
@@ -134,39 +138,39 @@ class SmoothnessConfig(Section):
 
 
 class MislabelConfig(Section):
-    run: Str  # key into `runs`: the clean network whose representation is relabelled
+    run: Name  # key into `runs`: the clean network whose representation is relabelled
     weights: Weights
     layer: Str  # probe whose representation is studied
     rates: tuple[Fraction, ...]  # fractions of rows whose labels are shuffled
     presets: tuple[PresetName, ...]  # estimator presets run at every rate
-    seeds: Annotated[tuple[NonNegative, ...], Field(min_length=1)]  # shuffle + forest seeds
+    seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]  # shuffle + forest seeds
     retrain: tuple[Fraction, ...] = ()  # beyond the original: rates at which mislabel.run is retrained
-    seed_runs: tuple[Str, ...] = ()  # other training seeds of mislabel.run's network, studied the same way
+    seed_runs: tuple[Name, ...] = ()  # other training seeds of mislabel.run's network, studied the same way
 
 
 class OverfitConfig(Section):
-    run: Str  # key into `runs` and smoothness.targets: the long run without early stopping
-    baseline: Str  # key into `runs` and smoothness.targets: the early-stopped run it is compared with
+    run: Name  # key into `runs` and smoothness.targets: the long run without early stopping
+    baseline: Name  # key into `runs` and smoothness.targets: the early-stopped run it is compared with
 
 
 class SuggestConfig(Section):
     min_drop: Annotated[float, Strict(), Field(ge=0.0)]  # alpha falls smaller than this are not reported
-    pairs: dict[Str, tuple[Str, ...]]  # smoothness target -> runs of the networks modified from it
+    pairs: dict[Name, tuple[Name, ...]]  # smoothness target -> runs of the networks modified from it
 
 
 class BootstrapConfig(Section):
-    samples: Positive  # resamples of the seed runs
-    seed: NonNegative  # the resampling seed
+    samples: Annotated[int, Strict(), Field(ge=1, le=1_000_000)]  # resamples of the seed runs
+    seed: Seed  # the resampling seed
 
 
 class ReportConfig(Section):
     title: Str  # report title
-    titles: dict[Str, Str] = {}  # network -> display name (presentation only; default: the network's key)
-    seed_groups: dict[Str, tuple[Str, ...]]  # network -> runs that differ only by seed (first = the single run)
-    converge: tuple[Str, Str]  # runs whose restored epochs the "ResNet converges faster" claim compares
-    pruned: tuple[Str, ...]  # modified runs the "pruned networks do as well" claim uses
-    main_targets: tuple[Str, ...]  # smoothness targets of the first alpha figure
-    overlays: dict[Str, tuple[tuple[Str, Str], ...]]  # figure -> pairs of targets drawn on one axis
+    titles: dict[Name, Str] = {}  # network -> display name (presentation only; default: the network's key)
+    seed_groups: dict[Name, tuple[Name, ...]]  # network -> runs that differ only by seed (first = the single run)
+    converge: tuple[Name, Name]  # runs whose restored epochs the "ResNet converges faster" claim compares
+    pruned: tuple[Name, ...]  # modified runs the "pruned networks do as well" claim uses
+    main_targets: tuple[Name, ...]  # smoothness targets of the first alpha figure
+    overlays: dict[Name, tuple[tuple[Name, Name], ...]]  # figure -> pairs of targets drawn on one axis
     bootstrap: BootstrapConfig  # the seed bootstrap of the depth-trend claim
 
 
@@ -174,8 +178,8 @@ class Params(Section):
     base: BaseConfig
     data: DataConfig
     train: TrainConfig
-    networks: dict[Str, NetworkConfig]
-    runs: dict[Str, RunConfig]
+    networks: dict[Name, NetworkConfig]
+    runs: dict[Name, RunConfig]
     smoothness: SmoothnessConfig
     mislabel: MislabelConfig
     overfit: OverfitConfig
@@ -279,15 +283,21 @@ def parse(raw: Any, source: str = "params.yaml") -> Params:
 
 
 def load(path: str | Path = PARAMS_FILE) -> Params:
-    """Load and validate params.yaml."""
+    """Load and validate params.yaml (a regular file of bounded size; YAML without duplicate keys or
+    alias bombs)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: file not found; run from the repository root")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        raw = load_yaml(read_regular(path, MAX_PARAMS_BYTES, "a params file").decode("utf-8"), str(path))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except UserError as err:
+        raise ConfigError(str(err)) from None
     return parse(raw, str(path))
+
+
+MAX_PARAMS_BYTES = 1 << 20  # params.yaml is about 15 KB
 
 
 def as_dict(obj: Any) -> Any:

@@ -4,16 +4,18 @@ No stage imports this module (stages read data/ through replication.dataset), so
 reruns a training. The canonical folder holds, per split, uint8 images (N x 3 x 32 x 32), int64
 labels and the original file names, rows sorted by file name, plus the class names. Sorting by name
 makes the official archive, its extracted folder and a folder of PNGs give byte-identical files,
-hence one DVC hash whatever the source. Pickles are read with an unpickler that can only build
-numpy arrays and plain containers, so a crafted file cannot run code.
+hence one DVC hash whatever the source. The readers (replication/sources.py) check what they read
+before they trust it.
 
     python -m replication.data fetch                 # download the official archive (md5-checked)
     python -m replication.data fetch --from PATH     # archive, cifar-10-batches-py folder or PNG tree
     python -m replication.data check                 # compare data/ with data.dvc
 
 A new folder is built beside data/ and checked against data.dvc before it replaces the old one
-(`--replace` accepts data that differs); an interrupted fetch leaves a `.data.*` folder, which the
-next fetch removes.
+(`--replace` accepts data that differs). `--root` may name an absent or empty folder or a data folder
+a fetch made, nothing else. A fetch holds `.ROOT.lock` while it works, so a second one waits for
+nothing and stops; a `.ROOT.*` folder left by a killed fetch is removed by the next one, which can
+tell it is dead because it holds the lock.
 """
 
 from __future__ import annotations
@@ -21,201 +23,26 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import pickle
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from replication.dataset import CLASSES, FETCH_HINT, SPLITS, DataError
-from replication.files import dumps_json, file_md5
+from replication.dataset import CANONICAL_FILES, CLASSES, FETCH_HINT, SPLITS, DataError
+from replication.errors import UserError
+from replication.files import disk_full, dumps_json, exclusive, file_md5, load_yaml, swap_in
+from replication.sources import Split, check_split, read_archive, read_source
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
-BATCH_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 DEFAULT_ROOT = Path("data")
 DVC_FILE = Path("data.dvc")
-
-@dataclass(frozen=True)
-class Split:
-    images: np.ndarray  # uint8, N x 3 x 32 x 32
-    labels: np.ndarray  # int64, N
-    filenames: tuple[str, ...]
-
-
-# --------------------------------------------------------------------------- readers
-
-
-def _check_split(split: Split, name: str, source: str, expected: int | None) -> None:
-    n = len(split.filenames)
-    if split.images.dtype != np.uint8 or split.images.shape != (n, 3, 32, 32):
-        raise DataError(
-            f"{source}: {name} images have shape {split.images.shape} and dtype "
-            f"{split.images.dtype}; expected ({n}, 3, 32, 32) uint8"
-        )
-    if split.labels.shape != (n,):
-        raise DataError(f"{source}: {name} has {split.labels.shape[0]} labels for {n} images")
-    bad = (split.labels < 0) | (split.labels >= len(CLASSES))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(
-            f"{source}: {name} label {int(split.labels[i])} of {split.filenames[i]!r} is out of "
-            f"range 0..{len(CLASSES) - 1}"
-        )
-    if len(set(split.filenames)) != n:
-        raise DataError(f"{source}: {name} file names are not unique")
-    if expected is not None and n != expected:
-        raise DataError(f"{source}: {name} has {n} images; CIFAR-10 has {expected}")
-
-
-# What the official pickles (and numpy's own pickling) need; nothing that can run code.
-SAFE_GLOBALS = {
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Builds plain containers and numpy arrays only; any other global is refused before it loads."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in SAFE_GLOBALS:
-            raise DataError(f"refuses to load {module}.{name}: a CIFAR-10 pickle holds only arrays and lists "
-                            "(the file may be crafted to run code; it was not executed)")
-        return super().find_class(module, name)
-
-
-def _unpickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            raw = _SafeUnpickler(f, encoding="bytes").load()
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing; a cifar-10-batches-py folder has {_all_batch_names()}") from None
-    except DataError as err:
-        raise DataError(f"{path}: {err}") from None
-    except Exception as err:  # truncated or corrupt files raise many different types
-        raise DataError(f"{path}: not a readable CIFAR-10 pickle ({type(err).__name__}: {err})") from err
-    if not isinstance(raw, dict):
-        raise DataError(f"{path}: expected a pickled dict, got {type(raw).__name__}")
-    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in raw.items()}
-
-
-def _all_batch_names() -> str:
-    return ", ".join(["batches.meta", *BATCH_FILES["train"], *BATCH_FILES["test"]])
-
-
-def read_batches_folder(folder: Path) -> dict[str, Split]:
-    """Read the official python layout (data_batch_1..5, test_batch, batches.meta)."""
-    folder = Path(folder)
-    meta = _unpickle(folder / "batches.meta")
-    names = [n.decode() if isinstance(n, bytes) else n for n in meta.get("label_names", [])]
-    if tuple(names) != CLASSES:
-        raise DataError(f"{folder / 'batches.meta'}: label_names {names} are not CIFAR-10's {CLASSES}")
-    splits = {}
-    for split, files in BATCH_FILES.items():
-        images, labels, filenames = [], [], []
-        for name in files:
-            path = folder / name
-            batch = _unpickle(path)
-            for key in ("data", "labels", "filenames"):
-                if key not in batch:
-                    raise DataError(f"{path}: key '{key}' missing")
-            data = np.asarray(batch["data"])
-            if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-                raise DataError(
-                    f"{path}: 'data' has shape {data.shape} and dtype {data.dtype}; "
-                    "expected (rows, 3072) uint8"
-                )
-            if len(batch["labels"]) != data.shape[0] or len(batch["filenames"]) != data.shape[0]:
-                raise DataError(
-                    f"{path}: {data.shape[0]} images but {len(batch['labels'])} labels and "
-                    f"{len(batch['filenames'])} file names"
-                )
-            raw_labels = np.asarray(batch["labels"])
-            if raw_labels.ndim != 1 or not np.issubdtype(raw_labels.dtype, np.integer):
-                raise DataError(f"{path}: 'labels' must be a list of integer class indices, got "
-                                f"{raw_labels.dtype} values such as {raw_labels.ravel()[:3].tolist()}")
-            images.append(data.reshape(-1, 3, 32, 32))
-            labels.append(raw_labels.astype(np.int64))
-            filenames += [f.decode() if isinstance(f, bytes) else str(f) for f in batch["filenames"]]
-        splits[split] = Split(np.concatenate(images), np.concatenate(labels), tuple(filenames))
-    return splits
-
-
-def read_png_tree(folder: Path) -> dict[str, Split]:
-    """Read train/<class>/*.png and test/<class>/*.png (8-bit RGB, 32x32)."""
-    from PIL import Image
-
-    folder = Path(folder)
-    splits = {}
-    for split in SPLITS:
-        images, labels, filenames = [], [], []
-        for label, cls in enumerate(CLASSES):
-            class_dir = folder / split / cls
-            if not class_dir.is_dir():
-                raise DataError(
-                    f"{class_dir}: class folder missing; a PNG tree needs {split}/<class>/ for "
-                    f"each of {', '.join(CLASSES)}"
-                )
-            for png in sorted(class_dir.glob("*.png")):
-                try:
-                    with Image.open(png) as img:
-                        img.load()
-                        mode, size = img.mode, img.size
-                        array = np.asarray(img)
-                except Exception as err:
-                    raise DataError(f"{png}: not a readable PNG ({err})") from err
-                if mode != "RGB" or size != (32, 32):
-                    raise DataError(f"{png}: image is {mode} {size[0]}x{size[1]}; expected RGB 32x32")
-                images.append(array.transpose(2, 0, 1))
-                labels.append(label)
-                filenames.append(png.name)
-        if not images:
-            raise DataError(f"{folder / split}: no PNG images found")
-        splits[split] = Split(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(filenames))
-    return splits
-
-
-def read_archive(path: Path) -> dict[str, Split]:
-    """Read the official cifar-10-python.tar.gz (or any tar holding that folder)."""
-    path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            with tarfile.open(path) as tar:
-                tar.extractall(tmp, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as err:
-            raise DataError(f"{path}: not a readable tar archive ({err})") from err
-        folders = [p.parent for p in Path(tmp).rglob("batches.meta")]
-        if len(folders) != 1:
-            raise DataError(f"{path}: expected one cifar-10-batches-py folder inside, found {len(folders)}")
-        return read_batches_folder(folders[0])
-
-
-def read_source(path: Path) -> dict[str, Split]:
-    """Read any supported source: an archive, a batches folder or a PNG tree."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder. {FETCH_HINT}")
-    if path.is_file():
-        return read_archive(path)
-    if (path / "batches.meta").exists() or (path / "data_batch_1").exists():
-        return read_batches_folder(path)
-    if (path / "train").is_dir() or (path / "test").is_dir():
-        return read_png_tree(path)
-    raise DataError(
-        f"{path}: neither a cifar-10-batches-py folder (batches.meta, data_batch_*) nor a PNG tree "
-        "(train/<class>/*.png, test/<class>/*.png)"
-    )
-
+CANONICAL_NAMES = {f"{split}_{kind}" for split in SPLITS for kind in CANONICAL_FILES} | {"classes.json"}
 
 # --------------------------------------------------------------------------- canonical form
 
@@ -227,7 +54,7 @@ def canonicalize(splits: dict[str, Split], source: str, full: bool = True) -> di
         if name not in splits:
             raise DataError(f"{source}: split {name!r} missing")
         split = splits[name]
-        _check_split(split, name, source, SPLITS[name] if full else None)
+        check_split(split, name, source, SPLITS[name] if full else None)
         order = sorted(range(len(split.filenames)), key=split.filenames.__getitem__)
         idx = np.asarray(order, dtype=np.int64)
         out[name] = Split(
@@ -238,10 +65,31 @@ def canonicalize(splits: dict[str, Split], source: str, full: bool = True) -> di
     return out
 
 
-def remove_leftovers(root: Path) -> list[Path]:
-    """Delete `.ROOT.*` folders that an interrupted fetch left beside `root`; returns them."""
+def lock_of(root: Path) -> Path:
+    """The lock every fetch into `root` holds: only one fetch builds a folder at a time."""
+    return Path(root).with_name(f".{Path(root).name}.lock")
+
+
+def check_root(root: Path) -> None:
+    """`root` may be absent, an empty folder or a canonical data folder (recognised by its files); anything
+    else (a results folder, a file, the README) is refused untouched."""
     root = Path(root)
-    stale = [p for p in root.parent.glob(f".{root.name}.*") if p.is_dir()]
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise DataError(f"--root {root}: is not a folder; give an absent or empty folder, or a data folder")
+    if not root.exists():
+        return
+    names = {p.name for p in root.iterdir()}
+    if names - CANONICAL_NAMES:
+        extra = sorted(names - CANONICAL_NAMES)[0]
+        raise DataError(f"--root {root}: holds {extra!r}, which no data folder holds, so fetch will not replace it; "
+                        "give an absent or empty folder, or a folder a fetch made")
+
+
+def remove_leftovers(root: Path) -> list[Path]:
+    """Delete `.ROOT.*` folders that an interrupted fetch left beside `root`; returns them. Call it only
+    while holding lock_of(root): then no live fetch is building them."""
+    root = Path(root)
+    stale = [p for p in root.parent.glob(f".{root.name}.*") if p.is_dir() and not p.is_symlink()]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return stale
@@ -257,11 +105,16 @@ def write_canonical(splits: dict[str, Split], root: Path, expected: str | None =
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     tmp.chmod(0o755)
     try:
-        for name, split in splits.items():
-            np.save(tmp / f"{name}_images.npy", split.images, allow_pickle=False)
-            np.save(tmp / f"{name}_labels.npy", split.labels, allow_pickle=False)
-            (tmp / f"{name}_filenames.txt").write_text("".join(f"{n}\n" for n in split.filenames))
-        (tmp / "classes.json").write_text(dumps_json({"classes": list(CLASSES)}))
+        try:
+            for name, split in splits.items():
+                np.save(tmp / f"{name}_images.npy", split.images, allow_pickle=False)
+                np.save(tmp / f"{name}_labels.npy", split.labels, allow_pickle=False)
+                (tmp / f"{name}_filenames.txt").write_text("".join(f"{n}\n" for n in split.filenames))
+            (tmp / "classes.json").write_text(dumps_json({"classes": list(CLASSES)}))
+        except OSError as err:
+            if err.errno in (28, 122):  # ENOSPC, EDQUOT
+                raise DataError(str(disk_full(root)).replace("the old file", f"{root}/")) from None
+            raise
         got = dvc_dir_hash(tmp) if expected else None
         if expected and got != expected:
             raise DataError(
@@ -269,15 +122,7 @@ def write_canonical(splits: dict[str, Split], root: Path, expected: str | None =
                 f"names differ from the committed dataset. {root}/ was left as it was. Use a copy of the "
                 "official CIFAR-10, or pass --replace to use this data anyway (results will not be comparable)."
             )
-        old = None
-        if root.exists():
-            old = root.with_name(f".{root.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            root.rename(old)
-        tmp.rename(root)
-        if old is not None:
-            shutil.rmtree(old)
+        swap_in(tmp, root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -299,8 +144,12 @@ def expected_hash(dvc_file: Path = DVC_FILE) -> str | None:
     """The directory hash recorded in data.dvc, or None when there is no data.dvc."""
     if not Path(dvc_file).exists():
         return None
-    meta = yaml.safe_load(Path(dvc_file).read_text())
-    return meta["outs"][0]["md5"]
+    try:
+        meta = load_yaml(Path(dvc_file).read_text(), str(dvc_file))
+        return meta["outs"][0]["md5"]
+    except (UserError, KeyError, IndexError, TypeError):
+        raise DataError(f"{dvc_file}: not a DVC file with one out and its md5; restore it with "
+                        f"`git checkout {dvc_file}`") from None
 
 
 def check(root: Path = DEFAULT_ROOT, dvc_file: Path = DVC_FILE) -> tuple[bool, str]:
@@ -356,8 +205,20 @@ def fetch(
     `md5` checks an archive (a download is always checked, against the official md5 by default);
     unless `replace`, data whose hash differs from `dvc_file`'s is refused before it replaces `root`.
     """
-    for path in remove_leftovers(root):
-        print(f"removed {path}, left by an interrupted fetch")
+    check_root(root)
+    Path(root).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(lock_of(root), f"a fetch into {root}/"):
+            for path in remove_leftovers(root):
+                print(f"removed {path}, left by an interrupted fetch")
+            _fetch(source, root, url, md5, full, replace, dvc_file)
+    except UserError as err:
+        raise DataError(str(err)) from None
+
+
+def _fetch(source: Path | None, root: Path, url: str, md5: str | None, full: bool, replace: bool,
+           dvc_file: Path) -> None:
+    """fetch's work, under the lock of `root`."""
     if source is None:
         with tempfile.TemporaryDirectory() as tmp:
             archive = download(url, md5 or OFFICIAL_MD5, Path(tmp))
@@ -406,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         except DataError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            remove_leftovers(args.root)
+        except KeyboardInterrupt:  # the staging folder went with the unwinding (write_canonical's finally)
             print(f"interrupted; {args.root}/ was left as it was", file=sys.stderr)
             return 130
         print(f"wrote {args.root}/ in {time.perf_counter() - start:.1f} s")

@@ -5,13 +5,17 @@ Settings only (no numerics, no sklearn): params.yaml validation and the wavelets
 
 from __future__ import annotations
 
+import reprlib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from replication.errors import UserError
 
-Count = Annotated[int, Field(ge=1)]
+MAX_INT = 2**31 - 1  # every count fits a C int (sklearn's trees and torch's sizes use them)
+MAX_TREES = 1000  # 100 times the original's 10: about 100 h per layer on 2 cores under as_run; more is a typo
+Count = Annotated[int, Field(ge=1, le=MAX_INT)]
+Seed = Annotated[int, Field(ge=0, lt=2**32)]  # numpy and sklearn seeds are 32-bit
 
 
 class EstimatorError(UserError):
@@ -23,18 +27,18 @@ class Estimator(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    n_trees: Count = 10  # trees in the forest
+    n_trees: Annotated[int, Field(ge=1, le=MAX_TREES)] = 10  # trees in the forest
     max_features: str = "all"  # candidates per split: "all", "sqrt" or a fraction such as "0.5"
-    max_depth: Annotated[int, Field(ge=0)] = 0  # 0 = grow until leaves are pure
+    max_depth: Annotated[int, Field(ge=0, le=MAX_INT)] = 0  # 0 = grow until leaves are pure
     bootstrap: bool = True  # bootstrap sample of N rows per tree (sklearn's default)
-    seed: Annotated[int, Field(ge=0)] = 21  # forest random_state
+    seed: Seed = 21  # forest random_state
     drop_last_label: bool = True  # one-hot labels without the last column (class 9 = zero vector)
     root_bug: bool = True  # the original's norm |C - 2 C_root| for the two children of each root
     norm: Literal["volume", "empirical"] = "volume"  # box volume in the unit cube, or sample fraction
     m_start: Count = 2  # first M of the grid
     m_stop: Count = 1000  # grid end (exclusive)
     m_step: Count = 10  # grid step
-    x_offset: int = -1  # abscissa = M + x_offset (the original logged M - 1)
+    x_offset: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)] = -1  # abscissa = M + x_offset (the original logged M - 1)
     error: Literal["squared", "l2"] = "squared"  # fit the mean squared residual norm, or its root
 
     @field_validator("max_features")
@@ -93,8 +97,11 @@ def describe_errors(err: ValidationError, prefix: str = "") -> str:
         # escaped, so a key holding a newline or a control character still gives one line
         key = ".".join(str(part) for part in (prefix, *e["loc"]) if part != "").encode("unicode_escape").decode()
         given = e["input"] if not isinstance(e["input"], dict) else None
-        got = f" (got {given!r})" if given is not None or e["type"] == "none_required" else ""
-        if e["type"] == "extra_forbidden":
+        got = f" (got {short(given)})" if given is not None or e["type"] == "none_required" else ""
+        if e["type"] == "string_pattern_mismatch":
+            clauses.append(f"name {short(given)} at '{key}' must match {e['ctx']['pattern']} (lower-case letters, "
+                           "digits, '_', '.', '-'; it becomes part of a file path)")
+        elif e["type"] == "extra_forbidden":
             clauses.append(f"unknown key '{key}'")
         elif e["type"] == "missing":
             clauses.append(f"missing key '{key}'")
@@ -106,6 +113,17 @@ def describe_errors(err: ValidationError, prefix: str = "") -> str:
     return "; ".join(clauses)
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 4, 40, 40
+
+
+def short(value: Any) -> str:
+    """A value's repr cut to a few dozen characters: a huge or deeply nested value never floods a message."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return _SHORT.repr(value)
+
+
 def estimator(preset: str, overrides: dict[str, Any] | None = None) -> Estimator:
     """The named preset with `overrides` applied; unknown names, fields or values fail clearly."""
     if preset not in PRESETS:
@@ -113,7 +131,8 @@ def estimator(preset: str, overrides: dict[str, Any] | None = None) -> Estimator
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(Estimator.model_fields))
     if unknown:
-        raise EstimatorError(f"unknown estimator field {unknown[0]!r}; fields: {', '.join(Estimator.model_fields)}")
+        fields = ", ".join(Estimator.model_fields)
+        raise EstimatorError(f"unknown estimator field {short(unknown[0])}; fields: {fields}")
     try:
         return Estimator.model_validate({**PRESETS[preset].model_dump(), **overrides})
     except ValidationError as err:

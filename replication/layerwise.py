@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 from replication import cluster, features, wavelets
+from replication.errors import UserError
 from replication.estimator import Estimator
 from replication.files import dumps_json, read_json, write_json
 from replication.nets import Network
@@ -96,7 +97,12 @@ class LayerCheckpoint:
         if path.exists():
             state = read_json(path)
             if isinstance(state, dict) and state.get("key") == key:
-                self.done = {row["layer"]: row for row in state["rows"]}
+                rows = state.get("rows")
+                need = {"layer", "alpha", "r2", "curve"}
+                if not isinstance(rows, list) or not all(isinstance(r, dict) and need <= set(r) for r in rows):
+                    raise UserError(f"{path}: not a resume file of this version (rows without {sorted(need)}); "
+                                    "delete it and rerun (it only holds finished layers of an interrupted run)")
+                self.done = {row["layer"]: row for row in rows}
                 print(f"{label}: resuming, {len(self.done)} layers already done ({path})")
 
     def save(self, row: dict) -> None:

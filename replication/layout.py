@@ -8,11 +8,12 @@ Every reader of a missing result names the stage that makes it.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replication.errors import MissingResult, UserError
-from replication.files import read_csv, read_json, write_bytes
+from replication.files import NAME_PATTERN, read_csv, read_json, write_bytes
 
 if TYPE_CHECKING:  # torch is imported where weights are read or written, so readers of results need none
     import torch
@@ -27,9 +28,20 @@ ALPHA_COLUMNS = ["index", "layer", "dim", "alpha", "r2", "n_wavelets", "seconds"
 # --------------------------------------------------------------------------- paths
 
 
+def under(top: Path, *names: str | float) -> Path:
+    """top/NAME/..., every name checked against NAME_PATTERN: no name (a run, a preset, a rate...) can
+    lead outside the project, whatever params.yaml or a command line says. Every result path is built here."""
+    for name in names:
+        text = str(name)
+        if not re.fullmatch(NAME_PATTERN, text) or len(text) > 80:
+            raise UserError(f"{text[:60]!r} cannot be part of a path under {top}/: names hold only lower-case "
+                            "letters, digits, '_', '.' and '-', and start with a letter or digit")
+    return top.joinpath(*map(str, names))
+
+
 def train_dir(run: str) -> Path:
     """Outputs of train@RUN."""
-    return RESULTS / "train" / run
+    return under(RESULTS, "train", run)
 
 
 def weights(run: str, which: str) -> Path:
@@ -47,7 +59,7 @@ def history(run: str) -> Path:
 
 def smoothness_dir(preset: str, target: str) -> Path:
     """Outputs of TARGET's per-layer alphas under estimator PRESET (stage: config's SmoothnessConfig.stage)."""
-    return RESULTS / "smoothness" / preset / target
+    return under(RESULTS, "smoothness", preset, target)
 
 
 def alphas_json(preset: str, target: str) -> Path:
@@ -60,22 +72,22 @@ def alphas_csv(preset: str, target: str) -> Path:
 
 def input_alpha(preset: str) -> Path:
     """Output of smoothness_input@PRESET: the input layer's alpha, shared by every target."""
-    return RESULTS / "smoothness" / preset / "input.json"
+    return under(RESULTS, "smoothness", preset, "input.json")
 
 
 def mislabel(preset: str, rate: float) -> Path:
     """Output of mislabel@PRESET-RATE."""
-    return RESULTS / "mislabel" / preset / f"{rate}.json"
+    return under(RESULTS, "mislabel", preset, f"{rate}.json")
 
 
 def mislabel_seed(run: str, preset: str, rate: float) -> Path:
     """Output of mislabel_seeds@RUN-PRESET-RATE: the mislabel study on another training seed."""
-    return RESULTS / "mislabel_seeds" / run / preset / f"{rate}.json"
+    return under(RESULTS, "mislabel_seeds", run, preset, f"{rate}.json")
 
 
 def retrain_dir(rate: float) -> Path:
     """Outputs of retrain@RATE."""
-    return RESULTS / "retrain" / str(rate)
+    return under(RESULTS, "retrain", rate)
 
 
 OVERFIT = RESULTS / "overfit" / "summary.json"
@@ -87,10 +99,15 @@ METRIC_FILES = ("train", "smoothness", "mislabel", "claims")
 
 def resume_file(stage: str, name: str, suffix: str) -> Path:
     """State of an interrupted stage@name (deleted when the stage finishes)."""
-    return RESUME / stage / f"{name}{suffix}"
+    return under(RESUME, stage, f"{name}{suffix}")
 
 
 # --------------------------------------------------------------------------- readers and writers
+
+
+def figure(folder: Path, name: str) -> Path:
+    """A report figure, folder/NAME.svg (NAME from params.yaml's report keys: checked like every name)."""
+    return under(folder, f"{name}.svg")
 
 
 def need(path: Path, stage: str, root: Path = Path(".")) -> Any:
@@ -123,3 +140,22 @@ def load_state(path: Path, what: str) -> dict:
         reason = (str(err).splitlines() or [""])[0][:200]
         raise UserError(f"{path}: unreadable ({type(err).__name__}: {reason}); "
                         f"delete it and rerun; {what}") from err
+
+
+def load_weights(model: torch.nn.Module, state: Any, path: Path, what: str) -> None:
+    """Load `state` (read from `path`) into `model`, or a UserError naming the file when its keys, shapes or
+    types do not fit the network (a file from another network, or edited)."""
+    import torch
+
+    expected = model.state_dict()
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: does not hold a network's weights (a mapping of names to tensors); {what}")
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and (state[k].shape != expected[k].shape
+                                                   or state[k].dtype != expected[k].dtype)]
+    if missing or extra or wrong:
+        first = (f"missing {missing[0]!r}" if missing else f"unexpected {str(extra[0])[:40]!r}" if extra else
+                 f"{wrong[0]!r} is {tuple(state[wrong[0]].shape)} {state[wrong[0]].dtype}, the network needs "
+                 f"{tuple(expected[wrong[0]].shape)} {expected[wrong[0]].dtype}")
+        raise UserError(f"{path}: weights do not fit the network ({first}); {what}")
+    model.load_state_dict(state)

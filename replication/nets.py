@@ -45,14 +45,18 @@ class LayerSpec:
     text: str
 
 
+MAX_WIDTH = 4096  # channels of one layer (the original's widest has 16)
+
+
 def parse_layer(text: str, where: str) -> LayerSpec:
     """Parse `KIND NAME:WIDTH ...` into a LayerSpec."""
     kind, *tokens = text.split()
     convs = []
     for token in tokens:
         name, sep, width = token.partition(":")
-        if not sep or not name or not width.isdigit() or int(width) < 1:
-            raise SpecError(f"{where}: {token!r} is not NAME:WIDTH with a positive integer width")
+        if not sep or not name or not (width.isascii() and width.isdigit()) or not 1 <= int(width) <= MAX_WIDTH:
+            raise SpecError(f"{where}: {token[:60]!r} is not NAME:WIDTH with a whole-number width from 1 to "
+                            f"{MAX_WIDTH}")
         convs.append((name, int(width)))
     return LayerSpec(kind, tuple(convs), text)
 

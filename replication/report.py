@@ -25,7 +25,7 @@ from replication import claims, figures, layout
 from replication import config as cfg
 from replication.errors import UserError, run_main
 from replication.fidelity import fidelity_by_preset, noise, original_reached
-from replication.files import atomic_path, file_md5, write_json, write_text
+from replication.files import atomic_path, exclusive, file_md5, swap_in, write_json, write_text
 from replication.originals import originals
 from replication.results import gather
 
@@ -177,7 +177,7 @@ class _Figures:
         return [(f"smoothness@{t}", str(layout.alphas_json(preset, t))) for t in dict.fromkeys(names)]
 
     def draw(self, key: str, made: list, function, *args, **kwargs) -> None:
-        self.paths[key] = function(*args, self.folder / f"{key}.svg", **kwargs)
+        self.paths[key] = function(*args, layout.figure(self.folder, key), **kwargs)
         self.sources[key] = made
 
 
@@ -319,7 +319,14 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     """
     results = {**gather(params, root), "architectures": layout.need(layout.ARCHITECTURES, "architectures", root)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    # a fixed name (not a random temp name): the PDF is rendered from it, and its bytes must not vary
+    with exclusive(out.with_name(f".{out.name}.lock"), f"a report render into {out}/"):
+        return _render(params, results, out, root)
+
+
+def _render(params: cfg.Params, results: dict, out: Path, root: Path) -> dict:
+    """build's work, under the lock that makes it the only render into `out`."""
+    # a fixed name (not a random temp name): the PDF is rendered from it, and its bytes must not vary; the
+    # lock held by build makes this render its only user, so a leftover one can go
     staging = out.with_name(f".{out.name}.staging")
     try:
         shutil.rmtree(staging, ignore_errors=True)
@@ -352,23 +359,13 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
         printable = re.sub(r'<a href="\.\./[^"]*">(.*?)</a>', r"\1", html)
         with atomic_path(staging / "report.pdf") as tmp:
             HTML(string=printable, base_url=str(staging)).write_pdf(tmp)
-        _swap_in(staging, out)
+        swap_in(staging, out)
     except OSError as err:
         raise ReportError(f"could not write the report ({err.strerror}: {err.filename or out}); {out}/ was "
                           f"left as it was. Free some space or make {out.parent.resolve()} writable") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ctx
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Replace `out` by `staging` with two renames (the old report is removed only after)."""
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def main() -> int:

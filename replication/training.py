@@ -23,7 +23,7 @@ from replication import config as cfg
 from replication import layout, nets, runtime, stopping
 from replication.dataset import Dataset
 from replication.errors import UserError
-from replication.files import atomic_path, dumps_json, exclusive
+from replication.files import dumps_json, exclusive
 
 
 class TrainingDiverged(UserError):
@@ -133,24 +133,31 @@ def _resume(name: str, path: Path | None, key: str, model: nets.Network, optimis
     if path is None or not path.exists():
         return progress
     state = layout.load_state(path, "it only holds an interrupted training's progress")
-    if state.get("fingerprint") != key:
-        print(f"{name}: {path} was made with other params; starting afresh")
+    if not isinstance(state, dict) or state.get("fingerprint") != key or set(state) != RESUME_KEYS:
+        print(f"{name}: {path} was made with other params or another version; starting afresh")
         return progress
-    model.load_state_dict(state["model"])
-    optimiser.load_state_dict(state["optimiser"])
+    layout.load_weights(model, state["model"], path, "delete it (it only holds an interrupted training's progress)")
+    try:
+        optimiser.load_state_dict(state["optimiser"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise UserError(f"{path}: the optimiser state does not fit ({type(err).__name__}); delete it and rerun "
+                        "(it only holds an interrupted training's progress)") from None
     print(f"{name}: resuming after epoch {state['epoch']} from {path}")
     return _Progress(make_rule(state["rule"]), state["history"], state["best"], state["snapshot"],
                      state["best_epoch"], state["epoch"] + 1, state["elapsed"])
 
 
+RESUME_KEYS = {"fingerprint", "epoch", "model", "optimiser", "rule", "history", "best", "snapshot", "best_epoch",
+               "elapsed"}
+
+
 def _save_progress(path: Path, key: str, epoch: int, model: nets.Network, optimiser: torch.optim.Optimizer,
                    p: _Progress) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({
-            "fingerprint": key, "epoch": epoch, "model": _cpu_state(model),
-            "optimiser": optimiser.state_dict(), "rule": p.rule.state(), "history": p.history,
-            "best": p.best, "snapshot": p.snapshot, "best_epoch": p.best_epoch, "elapsed": p.elapsed,
-        }, tmp)
+    layout.save_weights(path, {  # through memory, then one atomic write: a full disk fails cleanly
+        "fingerprint": key, "epoch": epoch, "model": _cpu_state(model),
+        "optimiser": optimiser.state_dict(), "rule": p.rule.state(), "history": p.history,
+        "best": p.best, "snapshot": p.snapshot, "best_epoch": p.best_epoch, "elapsed": p.elapsed,
+    })
 
 
 def _fit(name: str, params: cfg.Params, ds: Dataset, device: torch.device, resume_path: Path | None,

@@ -88,7 +88,12 @@ def scale_features(features: np.ndarray) -> np.ndarray:
                 f"{start + col}: {block[row, col]}); alpha needs finite activations"
             )
         lo, hi = block.min(axis=0), block.max(axis=0)
-        span = hi - lo
+        with np.errstate(over="ignore"):
+            span = hi - lo
+        if not np.isfinite(span).all():
+            col = int(np.argmin(np.isfinite(span)))
+            raise EstimatorError(f"feature {start + col} spans {lo[col]:.3g} to {hi[col]:.3g}, a range float64 "
+                                 "cannot hold; rescale the features")
         scaled = np.divide(block - lo, span, out=np.zeros_like(block), where=span > 0)
         out[:, start: start + chunk] = scaled
     return out
@@ -196,9 +201,19 @@ def default_jobs() -> int:
     value = os.environ.get(JOBS_VARIABLE)
     if value is None:
         return max(1, len(os.sched_getaffinity(0)))
-    if not value.isdigit() or int(value) < 1:
-        raise EstimatorError(f"${JOBS_VARIABLE} is {value!r}; set it to a number of processes, at least 1")
-    return int(value)
+    if not (value.isascii() and value.isdigit()) or len(value) > 9 or int(value) < 1:
+        raise EstimatorError(f"${JOBS_VARIABLE} is {value[:40]!r}; set it to a number of processes, at least 1")
+    return check_jobs(int(value), f"${JOBS_VARIABLE}")
+
+
+def check_jobs(n_jobs: int, where: str) -> int:
+    """`n_jobs` if this machine can run that many forest processes: from 1 to 4 per core it may use (each
+    process holds a copy of the features, so more than cores only costs memory)."""
+    limit = 4 * max(1, len(os.sched_getaffinity(0)))
+    if not 1 <= n_jobs <= limit:
+        raise EstimatorError(f"{where} is {n_jobs}; use 1 to {limit} (4 per core this process may use; "
+                             "each process holds a copy of the features)")
+    return n_jobs
 
 
 def fit_forest(x: np.ndarray, y: np.ndarray, est: Estimator, n_jobs: int = 1, progress: bool = False,
@@ -329,16 +344,19 @@ def besov_alpha(features: np.ndarray, labels: np.ndarray, est: Estimator, n_jobs
 
 
 def _parse_set(items: list[str]) -> dict:
-    import yaml
+    from replication.errors import UserError
+    from replication.files import load_yaml
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise EstimatorError(f"--set expects key=value, got {item!r}")
+            raise EstimatorError(f"--set expects key=value, got {item[:60]!r}")
         try:
-            out[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
+            out[key] = load_yaml(value, f"--set {key[:40]}")
+        except UserError as err:
+            if "not valid YAML" not in str(err):
+                raise EstimatorError(str(err)) from None
             out[key] = value
         if key == "max_features":
             out[key] = str(out[key])
@@ -347,10 +365,17 @@ def _parse_set(items: list[str]) -> dict:
 
 def _load_npy(path: str, what: str, mmap: bool = False) -> np.ndarray:
     """A .npy array without pickles, or an EstimatorError naming the file."""
+    from replication.errors import UserError
+    from replication.files import open_regular
+
     try:
+        with open_regular(path, f"the {what} (.npy)"):  # a FIFO or device is refused here, not waited on
+            pass
         array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except FileNotFoundError:
         raise EstimatorError(f"{path}: no such file ({what})") from None
+    except UserError as err:
+        raise EstimatorError(str(err)) from None
     except Exception as err:  # a corrupt file raises OSError, ValueError, EOFError, zipfile errors, ...
         raise EstimatorError(f"{path}: not a readable .npy array of {what} ({type(err).__name__}: {err})") from None
     if not isinstance(array, np.ndarray):  # an .npz archive
@@ -372,8 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print a JSON object with the curve")
     args = parser.parse_args(argv)
     try:
-        if args.n_jobs < 1:
-            raise EstimatorError(f"--n-jobs must be at least 1, got {args.n_jobs}")
+        check_jobs(args.n_jobs, "--n-jobs")
         est = estimator(args.preset, _parse_set(args.set))
         cluster.connect()
         features = _load_npy(args.features, "features", mmap=True)

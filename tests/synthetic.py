@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from replication.data import BATCH_FILES, CLASSES, Split
+from replication.sources import BATCH_FILES, CLASSES, Split
 
 
 def make_splits(n_train: int = 60, n_test: int = 20, seed: int = 0, separable: bool = False) -> dict[str, Split]:

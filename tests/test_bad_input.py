@@ -12,12 +12,18 @@ from hypothesis import strategies as st
 
 from replication import config as cfg
 from replication import wavelets
+from replication.errors import UserError
 from replication.estimator import Estimator, EstimatorError, estimator
+from replication.files import load_yaml
 
-# Values of every YAML kind, including the ones that used to slip through (negatives, NaN, huge ints).
+# Names that are paths, or nearly: every one must be refused where a name becomes part of a path.
+PATHLIKE = st.sampled_from(["../x", "../../../etc", "/abs", "a/b", "..", ".", ".hidden", "Run", "a\nb", "x" * 70,
+                            "resnet12/../../x", "a\\b", "~", "-lead", "plain6 "])
+# Values of every YAML kind, including the ones that used to slip through (negatives, NaN, infinity, huge ints).
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**13, 10**13), st.floats(allow_nan=True),
-    st.text(max_size=8), st.sampled_from(["5e-4", "all", "sqrt", "relu", "as_run", "none", "-1"]),
+    st.none(), st.booleans(), st.integers(-10**13, 10**13), st.integers(-10**40, 10**40),
+    st.sampled_from([2**31, 2**32, 2**63, 2**64, -2**63 - 1]), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8), PATHLIKE, st.sampled_from(["5e-4", "all", "sqrt", "relu", "as_run", "none", "-1"]),
 )
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
                                                                                              max_size=3), max_leaves=6)
@@ -51,7 +57,9 @@ def test_params_loader_never_crashes(raw_params, data):
             elif action == "delete":
                 del parent[path[-1]]
             elif isinstance(parent, dict):
-                parent[data.draw(st.text(max_size=6))] = data.draw(VALUES)
+                parent[data.draw(st.text(max_size=6) | PATHLIKE)] = data.draw(VALUES)
+            if action == "replace" and isinstance(parent, dict) and data.draw(st.booleans()):
+                parent[data.draw(PATHLIKE)] = parent.pop(path[-1])  # the same value under a path-like key
         except (KeyError, IndexError, TypeError):
             pass  # an earlier mutation removed or retyped this path
     try:
@@ -61,6 +69,35 @@ def test_params_loader_never_crashes(raw_params, data):
         assert message.startswith("params.yaml: ") and "\n" not in message
         return
     assert isinstance(params, cfg.Params)
+
+
+# YAML documents built from anchors, aliases, nesting and duplicate keys: the loader ends in a value or a
+# one-line error, quickly (the node count is bounded before anything expands).
+YAML_ATOMS = st.sampled_from(["1", "-2", ".nan", ".inf", "1e999", "9" * 5000, "x", "'a: b'", "~", "[]", "{}"])
+
+
+@st.composite
+def yaml_documents(draw) -> str:
+    anchors: list[str] = []
+    lines = []
+    for i in range(draw(st.integers(1, 8))):
+        width = draw(st.integers(1, 12))
+        items = [f"*a{draw(st.sampled_from(anchors))}" if anchors and draw(st.booleans()) else draw(YAML_ATOMS)
+                 for _ in range(width)]
+        key = draw(st.sampled_from([f"k{i}", "dup", "<<"]))
+        body = "[" + ", ".join(items) + "]" if key != "<<" else "{z: 1}"
+        lines.append(f"{key}: &a{i} {body}")
+        anchors.append(str(i))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=150, deadline=2000)
+@given(text=yaml_documents())
+def test_yaml_loader_never_crashes_or_explodes(text):
+    try:
+        load_yaml(text, "p.yaml")
+    except UserError as err:
+        assert str(err).startswith("p.yaml: ") and "\n" not in str(err) and len(str(err)) < 400
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,11 +149,12 @@ def test_estimator_label_errors(labels, message):
 
 
 def test_huge_grid_does_not_hang():
-    """m_stop = 10**12 used to build a trillion-entry grid before capping it at the wavelet count."""
+    """m_stop = 2**31 - 1 (the largest allowed) used to build a 2-billion-entry grid before capping it at the
+    wavelet count."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 200)
     result = wavelets.besov_alpha(np.eye(3)[y] + rng.normal(size=(200, 3)), y,
-                                  estimator("as_run", {"n_trees": 2, "m_stop": 10**12}))
+                                  estimator("as_run", {"n_trees": 2, "m_stop": 2**31 - 1}))
     assert result.m[-1] <= result.n_wavelets
 
 

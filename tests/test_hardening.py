@@ -1,0 +1,430 @@
+"""Input an attacker or a clumsy user would give: names that are paths, inputs that hang or explode,
+folders the tool did not make, links where files should be. Each ends in a one-line error (or a correct
+result) within seconds, with nothing outside the project written and nothing inside it lost."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from synthetic import make_splits, write_batches_folder, write_png_tree
+
+from replication import config as cfg
+from replication import data as cifar
+from replication import files, layout, nets, sources, wavelets
+from replication.errors import UserError
+from replication.estimator import EstimatorError, estimator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def within(seconds: int):
+    """Fail (instead of hanging the suite) when the block takes longer than `seconds`."""
+    def expire(signum, frame):
+        raise TimeoutError(f"took longer than {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(n_train=20, n_test=10)
+
+
+def one_line(err: pytest.ExceptionInfo) -> str:
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 600, message
+    return message
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------- 1. fetch --root
+
+
+def test_fetch_refuses_a_root_it_did_not_make(tmp_path, splits):
+    source = write_batches_folder(splits, tmp_path / "src")
+    results = tmp_path / "results"
+    (results / "train").mkdir(parents=True)
+    (results / "train" / "metrics.json").write_text("{}")
+    readme = tmp_path / "README.md"
+    readme.write_text("# hello\n")
+    before = tree(tmp_path / "results"), readme.read_text()
+    for root, message in ((results, "holds 'train', which no data folder holds"), (readme, "is not a folder")):
+        with pytest.raises(cifar.DataError, match=message) as err:
+            cifar.fetch(source, root, full=False)
+        one_line(err)
+    assert (tree(tmp_path / "results"), readme.read_text()) == before
+    assert not list(tmp_path.glob(".README.md*")) and not list(tmp_path.glob(".results.*"))
+
+
+def test_fetch_takes_an_absent_an_empty_or_a_data_folder(tmp_path, splits):
+    source = write_batches_folder(splits, tmp_path / "src")
+    (tmp_path / "empty").mkdir()
+    for root in (tmp_path / "absent", tmp_path / "empty", tmp_path / "absent"):  # the last: a data folder now
+        cifar.fetch(source, root, full=False)
+        assert {p.name for p in root.iterdir()} == cifar.CANONICAL_NAMES
+
+
+def test_a_second_fetch_leaves_a_live_fetch_alone(tmp_path, splits):
+    """A fetch holding the lock is alive: its staging folder is not a leftover, and the second one stops."""
+    source = write_batches_folder(splits, tmp_path / "src")
+    root = tmp_path / "data"
+    live = tmp_path / ".data.k2j3h4"
+    live.mkdir()
+    with files.exclusive(cifar.lock_of(root), "a fetch into data/"):
+        with pytest.raises(cifar.DataError, match="already running") as err:
+            cifar.fetch(source, root, full=False)
+        one_line(err)
+    assert live.is_dir() and not root.exists()
+
+
+# --------------------------------------------------------------------------- 2. names never paths
+
+
+@pytest.mark.parametrize("name", ["../../../x", "/tmp/abs", "a/b", "..", ".hidden", "Upper", "", "a" * 65, "tab\tx"])
+def test_a_run_name_that_is_a_path_is_refused(raw, name):
+    raw["runs"][name] = raw["runs"].pop("plain6")
+    with pytest.raises(cfg.ConfigError, match=r"runs\.") as err:
+        cfg.parse(raw)
+    assert "file path" in one_line(err) or "at most 64" in one_line(err)
+
+
+@pytest.mark.parametrize("where", ["overlays", "seed_groups", "titles"])
+def test_report_keys_that_are_paths_are_refused(raw, where):
+    table = raw["report"][where]
+    table["../../evil"] = table.pop(next(iter(table)))
+    with pytest.raises(cfg.ConfigError, match=rf"report\.{where}\.\.\./\.\./evil") as err:
+        cfg.parse(raw)
+    one_line(err)
+
+
+@pytest.mark.parametrize("parts", [("..", "x"), ("a/../../b",), ("/abs",), ("",), ("x\ny",)])
+def test_no_result_path_leaves_the_project(parts):
+    with pytest.raises(UserError, match="cannot be part of a path"):
+        layout.under(layout.RESULTS, *parts)
+    with pytest.raises(UserError):
+        layout.train_dir(parts[0])
+
+
+def test_train_refuses_a_path_run_before_writing(tmp_path, monkeypatch):
+    """The probe: `python -m replication.train ../../../x` with such a run in params.yaml wrote outside."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["runs"]["../../../x"] = raw["runs"]["plain6"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    out = subprocess.run([sys.executable, "-m", "replication.train", "../../../x"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "file path" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+    assert not (tmp_path.parent.parent / "x").exists()
+
+
+# --------------------------------------------------------------------------- 3. nothing hangs
+
+
+def test_a_fifo_in_a_source_is_refused_not_waited_on(tmp_path, splits):
+    folder = write_batches_folder(splits, tmp_path / "src")
+    (folder / "data_batch_3").unlink()
+    os.mkfifo(folder / "data_batch_3")
+    pngs = write_png_tree(splits, tmp_path / "png")
+    png = next((pngs / "train" / "cat").glob("*.png"))
+    png.unlink()
+    os.mkfifo(png)
+    for source in (folder, pngs, folder / "data_batch_3"):
+        with within(10), pytest.raises(cifar.DataError, match="is a FIFO, not a regular file") as err:
+            cifar.fetch(source, tmp_path / "data", full=False)
+        one_line(err)
+
+
+def test_the_estimator_cli_refuses_a_fifo(tmp_path, capsys):
+    os.mkfifo(tmp_path / "x.npy")
+    np.save(tmp_path / "y.npy", np.arange(10) % 2)
+    with within(10):
+        assert wavelets.main([str(tmp_path / "x.npy"), str(tmp_path / "y.npy")]) == 1
+    assert "is a FIFO, not a regular file" in capsys.readouterr().err
+
+
+def alias_bomb(levels: int = 10, width: int = 10) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path, capsys):
+    bomb = alias_bomb()
+    assert len(bomb) < 1100
+    path = tmp_path / "params.yaml"
+    path.write_text(bomb)
+    with within(10):
+        with pytest.raises(cfg.ConfigError, match="expands to more than") as err:
+            cfg.load(path)
+        one_line(err)
+        assert wavelets.main(["x.npy", "y.npy", "--set", f"n_trees={{{bomb.replace(chr(10), ', ')}}}"]) == 1
+    assert "expands to more than" in capsys.readouterr().err
+
+
+def test_a_huge_value_is_cut_short_in_messages(raw):
+    raw["train"]["batch_size"] = [list(range(1000))] * 1000  # a big value, as an alias could make
+    with within(10), pytest.raises(cfg.ConfigError) as err:
+        cfg.parse(raw)
+    assert len(one_line(err)) < 300
+
+
+# --------------------------------------------------------------------------- 4, 5. locks
+
+
+def test_two_report_renders_do_not_share_a_staging_folder(tmp_path, monkeypatch):
+    from replication import report
+
+    monkeypatch.setattr(report, "gather", lambda params, root: {})
+    monkeypatch.setattr(layout, "need", lambda path, stage, root: {})
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "report.pdf").write_bytes(b"%PDF the previous report")
+    with files.exclusive(tmp_path / ".report.lock", "a report render"):
+        with pytest.raises(UserError, match="already running") as err:
+            report.build(cfg.load(ROOT / "params.yaml"), out, tmp_path)
+        one_line(err)
+    assert tree(out) == {"report.pdf": b"%PDF the previous report"}
+    assert not (tmp_path / ".report.staging").exists()
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    (tmp_path / "run.lock").symlink_to(target)
+    with pytest.raises(UserError, match="is a symbolic link") as err:
+        with files.exclusive(tmp_path / "run.lock", "a stage"):
+            pass
+    one_line(err)
+    assert target.read_text() == "keep me\n"
+
+
+# --------------------------------------------------------------------------- 6. limits on what is read
+
+
+def test_an_archive_is_read_member_by_member_within_bounds(tmp_path, splits, monkeypatch):
+    folder = write_batches_folder(splits, tmp_path / "staging" / "cifar-10-batches-py")
+    (tmp_path / "junk.bin").write_bytes(bytes(3 << 20))  # compresses to almost nothing
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "junk.bin", arcname="junk.bin")
+        tar.add(folder, arcname="cifar-10-batches-py")
+    monkeypatch.setattr(sources, "MAX_ARCHIVE_BYTES", 2 << 20)
+    with within(10), pytest.raises(cifar.DataError, match="holds more than 2 MB") as err:
+        cifar.fetch(archive, tmp_path / "data", full=False)
+    one_line(err)
+    monkeypatch.setattr(sources, "MAX_ARCHIVE_BYTES", 8 << 20)  # within bounds: read, junk skipped, nothing unpacked
+    cifar.fetch(archive, tmp_path / "data", full=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".data.lock", "bomb.tar.gz", "data", "junk.bin", "staging"]
+
+
+def png_bytes(width: int, height: int, depth: int, colour: int, pixels: bytes = b"") -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("content, message", [
+    (png_bytes(10000, 9000, 8, 2), "8-bit RGB 10000x9000; expected 8-bit RGB 32x32"),
+    (png_bytes(32, 32, 16, 2, b"".join(b"\x00" + b"\x12\x34" * 96 for _ in range(32))), "16-bit RGB 32x32"),
+    (b"\xff\xd8\xff\xe0" + bytes(200), "its content is JPEG, not a PNG"),
+    (bytes(70_000), "more than the 65,536"),
+])
+def test_a_png_is_judged_by_its_header_before_decoding(tmp_path, splits, content, message):
+    pngs = write_png_tree(splits, tmp_path / "png")
+    next((pngs / "test" / "dog").glob("*.png")).write_bytes(content)
+    with within(10), pytest.raises(cifar.DataError, match=message) as err:
+        cifar.fetch(pngs, tmp_path / "data", full=False)
+    one_line(err)
+
+
+def test_a_nested_list_pickle_is_refused_before_it_expands(tmp_path, splits):
+    folder = write_batches_folder(splits, tmp_path / "src")
+    nested = [0] * 10
+    for _ in range(9):  # 10**10 elements once flattened, 200 bytes pickled (shared references)
+        nested = [nested] * 10
+    batch = pickle.loads((folder / "data_batch_1").read_bytes())
+    batch[b"data"] = nested
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch))
+    assert (folder / "data_batch_1").stat().st_size < 2000
+    with within(10), pytest.raises(cifar.DataError, match="'data' is a list; expected a uint8 numpy array") as err:
+        cifar.fetch(folder, tmp_path / "data", full=False)
+    one_line(err)
+
+
+def test_forest_sizes_and_processes_are_bounded(capsys):
+    with pytest.raises(EstimatorError, match="n_trees' must be less than or equal to 1000"):
+        estimator("as_run", {"n_trees": 10**9})
+    with pytest.raises(EstimatorError, match="max_depth"):
+        estimator("as_run", {"max_depth": 10**23})
+    assert wavelets.main(["x.npy", "y.npy", "--n-jobs", "100000"]) == 1
+    assert "--n-jobs is 100000; use 1 to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["²", "10" * 20, "0", "-3", "many"])
+def test_replication_jobs_must_be_a_plain_number(monkeypatch, value):
+    monkeypatch.setenv(wavelets.JOBS_VARIABLE, value)
+    with pytest.raises(EstimatorError, match="REPLICATION_JOBS") as err:
+        wavelets.default_jobs()
+    one_line(err)
+
+
+# --------------------------------------------------------------------------- 7. silently wrong
+
+
+def test_upper_case_png_suffixes_are_read(tmp_path, splits):
+    pngs = write_png_tree(splits, tmp_path / "png")
+    first = next((pngs / "train" / "cat").glob("*.png"))
+    first.rename(first.with_suffix(".PNG"))
+    cifar.fetch(pngs, tmp_path / "data", full=False)
+    assert len((tmp_path / "data" / "train_filenames.txt").read_text().splitlines()) == 20
+
+
+def test_file_names_with_control_characters_are_refused(tmp_path, splits):
+    pngs = write_png_tree(splits, tmp_path / "png")
+    first = next((pngs / "train" / "cat").glob("*.png"))
+    first.rename(first.with_name("two\nlines.png"))
+    with pytest.raises(cifar.DataError, match="control character") as err:
+        cifar.fetch(pngs, tmp_path / "data", full=False)
+    one_line(err)
+    folder = write_batches_folder(splits, tmp_path / "src")
+    batch = pickle.loads((folder / "test_batch").read_bytes())
+    batch[b"filenames"][0] = b"two\nlines.png"
+    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    with pytest.raises(cifar.DataError, match="control character") as err:
+        cifar.fetch(folder, tmp_path / "data", full=False)
+    one_line(err)
+
+
+@pytest.mark.parametrize("key, value", [
+    (("data", "mean"), [float("nan"), 0.5, 0.5]), (("data", "std"), [float("inf"), 1.0, 1.0]),
+    (("networks", "plain6", "lr"), float("inf")), (("suggest", "min_drop"), float("nan")),
+])
+def test_non_finite_floats_are_refused(raw, key, value):
+    parent = raw
+    for part in key[:-1]:
+        parent = parent[part]
+    parent[key[-1]] = value
+    with pytest.raises(cfg.ConfigError, match=".".join(key)) as err:
+        cfg.parse(raw)
+    assert "finite" in one_line(err)
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    text = (ROOT / "params.yaml").read_text().replace("  val_size: 10000", "  val_size: 10000\n  val_size: 5000")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(cfg.ConfigError, match="duplicate key 'val_size'") as err:
+        cfg.load(tmp_path / "params.yaml")
+    one_line(err)
+
+
+def test_features_that_overflow_when_scaled_are_refused():
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    x[:10, 1], x[10:, 1] = -1e308, 1e308
+    with pytest.raises(EstimatorError, match="feature 1 spans -1e\\+308 to 1e\\+308"):
+        wavelets.scale_features(x)
+
+
+# --------------------------------------------------------------------------- 8. no tracebacks
+
+
+@pytest.mark.parametrize("key, value, message", [
+    (("runs", "plain6", "seed"), 10**23, "runs.plain6.seed"),
+    (("base", "threads"), 10**20, "base.threads"),
+    (("data", "split_seed"), 2**32, "data.split_seed"),
+    (("smoothness", "overrides"), {"max_depth": 10**23}, "max_depth"),
+    (("networks", "plain6", "layers"), ["stem conv1:100000000000000000000"], "width from 1 to 4096"),
+    (("networks", "plain6", "layers"), ["stem conv1:²"], "width from 1 to 4096"),
+])
+def test_huge_integers_end_in_one_line(raw, key, value, message):
+    parent = raw
+    for part in key[:-1]:
+        parent = parent[part]
+    parent[key[-1]] = value
+    with pytest.raises((cfg.ConfigError, nets.SpecError)) as err:
+        params = cfg.parse(raw)
+        nets.build("plain6", params.network_config("plain6"))
+    assert message in one_line(err)
+
+
+def test_weights_that_do_not_fit_are_named(tmp_path, monkeypatch):
+    import torch
+
+    from replication import checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    params = cfg.load(ROOT / "params.yaml")
+    layout.save_weights(layout.weights("plain6", "final"), {"conv1.weight": torch.zeros(3)})
+    with pytest.raises(UserError, match="weights do not fit the network") as err:
+        checkpoint.trained_network(params, "plain6", "final")
+    assert "plain6/final.pt" in one_line(err)
+    layout.save_weights(layout.weights("plain6", "final"), {"model": {"nested": [1, 2]}})
+    with pytest.raises(UserError, match="does not hold a network's weights"):
+        checkpoint.trained_network(params, "plain6", "final")
+
+
+def test_a_resume_file_of_another_shape_is_named(tmp_path):
+    from replication.layerwise import LayerCheckpoint
+
+    path = tmp_path / "state.json"
+    files.write_json(path, {"key": "k", "rows": [{"layer": "conv1"}]})
+    with pytest.raises(UserError, match="not a resume file of this version") as err:
+        LayerCheckpoint(path, "k", "label")
+    one_line(err)
+
+
+def test_compare_and_status_name_a_broken_file(tmp_path, monkeypatch, capsys):
+    from replication.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    layout.METRICS.mkdir(parents=True)
+    (layout.METRICS / "train.json").write_text("{not json")
+    (layout.RESULTS / "train" / "plain6").mkdir(parents=True)
+    (layout.train_metrics("plain6")).write_text("[1, 2")
+    assert main(["compare", "workspace", "workspace"]) == 1
+    assert main(["status"]) == 1
+    (layout.METRICS / "train.json").write_text("{}")
+    (tmp_path / "params.yaml").write_text("a: [1, 2\n")
+    assert main(["compare", "workspace", "workspace"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 3 and err.count("\n") == 3 and "Traceback" not in err
+    assert "train.json is not valid JSON" in err and "params.yaml: not valid YAML" in err
+
+
+def test_a_full_disk_is_named_and_leaves_nothing_half_written(tmp_path, monkeypatch):
+    path = tmp_path / "out" / "result.json"
+    files.write_json(path, {"old": 1})
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", no_space)
+    with pytest.raises(UserError, match="the disk is full") as err:
+        files.write_json(path, {"new": 2})
+    assert "result.json" in one_line(err)
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"] and files.read_json(path) == {"old": 1}
