@@ -252,6 +252,8 @@ def read_archive(path: Path) -> dict[str, Split]:
                                     f"is at most {MAX_BATCH_BYTES:,}")
                 folders.add(member.name.rsplit("/", 1)[0] if "/" in member.name else "")
                 contents[name] = tar.extractfile(member).read()
+    except DataError:
+        raise
     except (tarfile.TarError, OSError, EOFError, ValueError) as err:
         raise DataError(f"{path}: not a readable tar archive ({' '.join(str(err).split())[:120]})") from None
     if "batches.meta" not in contents or len(folders) != 1:
