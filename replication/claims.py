@@ -1,12 +1,17 @@
 """The original study's claims held against this run: numbers and verdicts, no prose.
 
 Pure functions of params, gathered results and the original numbers (no files, no figures), tested
-on hand-made results. The report's templates turn these numbers into sentences
-(report_templates/claims.html). Which networks each claim uses comes from params: `report.converge`,
-`report.pruned`, `report.seed_groups`, `overfit`, `mislabel` and `smoothness.targets`.
+on hand-made results. Each claim is declared once, in CLAIMS near the end: its id, the original's
+words, the function that measures it, the number the metrics keep, whether it rests on alphas, and
+its noise unit; the report writes its evidence with the macro of report_templates/claims.html named by
+the claim. Which networks each claim uses comes from params: `report.converge`, `report.pruned`,
+`report.seed_groups`, `overfit`, `mislabel` and `smoothness.targets`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +31,12 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 def in_sds(diff: float, sd: float) -> float | None:
     """|diff| in units of sd (None when sd is 0)."""
     return abs(diff) / sd if sd > 0 else None
+
+
+def noise_verdict(effect: float, sds: float | None) -> str:
+    """The verdict of an effect measured in the claimed direction: none, or the other way, does not hold; more
+    than NOISE_SDS sds (or any, when there is no sd to measure it in) holds; less is within noise."""
+    return FAILS if effect <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
 
 
 def single_runs(params: cfg.Params) -> list[str]:
@@ -120,7 +131,7 @@ def converges_faster(params: cfg.Params, results: dict, orig: dict, seeds: list[
     if ga and gb and len(ga["runs"]) >= 2 and len(gb["runs"]) >= 2:  # judge the seed means, not one run each
         gap = gb["epoch"][0] - ga["epoch"][0]
         sds = in_sds(gap, max(ga["epoch"][1], gb["epoch"][1]))
-        verdict = FAILS if gap <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
+        verdict = noise_verdict(gap, sds)
     return {"id": "resnet_converges_faster", "verdict": verdict, "networks": [first, second], "sds": sds,
             "k": NOISE_SDS,
             "epochs": [a, b],
@@ -186,7 +197,7 @@ def mislabel_lowers(params: cfg.Params, results: dict) -> dict | None:
     monotone = falls(means)
     gap = means[0] - means[-1]
     noise_sd = max(max(sds), max(train_sd))
-    verdict = FAILS if not monotone else HOLDS if gap > NOISE_SDS * noise_sd else WITHIN_NOISE
+    verdict = noise_verdict(gap if monotone else 0.0, in_sds(gap, noise_sd))
     return {"id": "mislabel_lowers_alpha", "verdict": verdict, "k": NOISE_SDS,
             "networks": list(run_means), "preset": preset, "rates": list(params.mislabel.rates),
             "means": means, "monotone": monotone, "gap": gap, "max_sd": max(sds),
@@ -341,13 +352,20 @@ def _fall_row(params: cfg.Params, results: dict, orig: dict, target: str, spec: 
             "under": sum(values[name] < values[spec["above"]] for name in spec["below"]),
             "fall": gap, "sd": sd, "sds": sds, "sd_from": sd_from, "borrowed": borrowed, "runs": runs,
             "original_fall": _fall(original, spec),
-            "verdict": FAILS if gap <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE}
+            "verdict": noise_verdict(gap, sds)}
 
 
 def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
                 noise_seeds: list[dict] | None = None) -> list[dict]:
-    """The original's layer-level observations (originals.json layer_falls): per network, the mean alpha of
-    the layers it saw fall (and deleted) under the alpha of the layer kept before them. The fall is the seed
+    """Every claim of originals.json's layer_falls that these results can judge (see layer_fall)."""
+    return [c for claim_id in orig["layer_falls"]["claims"]
+            if (c := layer_fall(claim_id, params, results, orig, seeds, noise_seeds)) is not None]
+
+
+def layer_fall(claim_id: str, params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
+               noise_seeds: list[dict] | None = None) -> dict | None:
+    """One of the original's layer-level observations (originals.json layer_falls): per network, the mean alpha
+    of the layers it saw fall (and deleted) under the alpha of the layer kept before them. The fall is the seed
     mean where the network has seeds, judged against the sd of the per-seed falls; a network with one run
     borrows that sd from its own seed group or else the largest of the groups' sds of the same fall. The groups
     are those of `seeds`; only when there are none (a preset run once per network) those of `noise_seeds`,
@@ -355,42 +373,91 @@ def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]
     sds, is within noise when every network falls, and does not hold otherwise."""
     own = by_first_run(seeds)
     noise_groups = own or by_first_run(noise_seeds or [])
-    found = []
-    for claim_id, by_target in orig["layer_falls"]["claims"].items():
-        rows = [row for target, spec in by_target.items() if target in results["alphas"]
-                if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
-        if rows:
-            judged = {r["verdict"] for r in rows}
-            verdict = FAILS if FAILS in judged else HOLDS if judged == {HOLDS} else WITHIN_NOISE
-            found.append({"id": claim_id, "verdict": verdict, "networks": [r["target"] for r in rows],
-                          "rows": rows, "k": NOISE_SDS})
-    return found
+    by_target = orig["layer_falls"]["claims"].get(claim_id, {})
+    rows = [row for target, spec in by_target.items() if target in results["alphas"]
+            if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
+    if not rows:
+        return None
+    judged = {r["verdict"] for r in rows}
+    verdict = FAILS if FAILS in judged else HOLDS if judged == {HOLDS} else WITHIN_NOISE
+    return {"id": claim_id, "verdict": verdict, "networks": [r["target"] for r in rows], "rows": rows,
+            "k": NOISE_SDS}
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What every claim is measured from. `noise_seeds`: the seed groups a single-run network borrows its
+    noise from in layer_fall when `seeds` has none."""
+    params: cfg.Params
+    results: dict
+    orig: dict
+    seeds: list[dict]
+    noise_seeds: list[dict] | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the original, declared once."""
+    id: str
+    text: str  # the original's claim
+    measure: Callable[[Evidence], dict | None]  # its numbers and verdict; None when these results cannot judge it
+    key: Callable[[dict], float]  # the one number behind the verdict (results/metrics/claims.json)
+    noise: str  # what its effect is judged against
+    uses_alpha: bool = True  # False: accuracies and epochs only, so no estimator preset can move it
+    template: str = ""  # the macro of report_templates/claims.html that writes its evidence (default: the id)
+
+
+def _weakest_fall(c: dict) -> float:
+    """The weakest network's fall in seed sds, signed (in alpha units when no network has an sd)."""
+    return min(r["fall"] / r["sd"] if r["sd"] else r["fall"] for r in c["rows"])
+
+
+def _layer_fall_claim(claim_id: str, text: str) -> Claim:
+    return Claim(claim_id, text, lambda e: layer_fall(claim_id, e.params, e.results, e.orig, e.seeds, e.noise_seeds),
+                 _weakest_fall, "the sd over training seeds of each network's fall", template="layer_falls")
+
+
+CLAIMS: dict[str, Claim] = {c.id: c for c in (
+    Claim("resnet_converges_faster", "ResNet12 trained for 30 epochs, Plain12 for 44 (restored epochs).",
+          lambda e: converges_faster(e.params, e.results, e.orig, e.seeds),
+          lambda c: c["epochs"][1] - c["epochs"][0], "the sd of the restored epoch over training seeds",
+          uses_alpha=False),
+    Claim("fc1_alpha_tracks_accuracy", "The last layer's smoothness strongly correlates with the network's "
+          "performance.", lambda e: fc1_tracks_accuracy(e.params, e.results), lambda c: c["rho"],
+          "none yet: a rank correlation over the analysed networks"),
+    Claim("alpha_rises_abruptly_at_fc1", "Alpha does not rise much from layer to layer; only the last layer's "
+          "rises abruptly.", lambda e: rises_at_fc1(e.params, e.results), lambda c: c["count"] / c["of"],
+          "none yet: a count of networks"),
+    Claim("alpha_no_steady_rise", "Alpha does not increase steadily from layer to layer.",
+          lambda e: depth_trend(e.params, e.seeds), lambda c: max(x["low"] for x in c["groups"]),
+          "a bootstrap over training seeds"),
+    Claim("mislabel_lowers_alpha", "The more labels are shuffled, the lower the alpha of the last layer.",
+          lambda e: mislabel_lowers(e.params, e.results), lambda c: c["gap"],
+          "the larger of the shuffle-and-forest sd and the training-seed sd"),
+    Claim("overfit_conv_lower_fc1_higher", "In the overfitted ResNet12 alpha is mostly smaller in the conv layers "
+          "and bigger in the last layer.", lambda e: overfit_pattern(e.results),
+          lambda c: c["lower"] / c["conv_layers"], "none yet: a count of layers"),
+    Claim("smaller_networks_do_as_well", "Networks pruned by the smoothness analysis perform almost the same or "
+          "better.", lambda e: pruned_as_good(e.params, e.results), lambda c: c["count"] / len(c["pairs"]),
+          "a fixed tolerance of 1 accuracy point", uses_alpha=False),
+    _layer_fall_claim("deleted_layers_fall", "The layers deleted to make ResNet10 (conv6, conv7) and Plain6 (conv5 "
+                      "to conv10) were less smooth than the layer before them."),
+    _layer_fall_claim("tanh_falls_at_conv9_11", "In the tanh networks alpha falls at conv9 to conv11, so these "
+                      "layers were deleted."),
+    _layer_fall_claim("avgpool_below_last_conv", "In ResNet10 and Plain6 the average pooling layer is less smooth "
+                      "than the last conv layer."),
+)}
 
 
 def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
              noise_seeds: list[dict] | None = None) -> list[dict]:
-    """One entry per claim of the original that this run can test: its numbers and verdict. `noise_seeds`: the
-    seed groups a single-run network borrows its noise from in layer_falls when `seeds` has none."""
-    found = [
-        converges_faster(params, results, orig, seeds),
-        fc1_tracks_accuracy(params, results),
-        rises_at_fc1(params, results),
-        depth_trend(params, seeds),
-        mislabel_lowers(params, results),
-        overfit_pattern(results),
-        pruned_as_good(params, results),
-        *layer_falls(params, results, orig, seeds, noise_seeds),
-    ]
-    return [{**c, "claim": orig["claims"][c["id"]]} for c in found if c is not None]
-
-
-CLAIM_IDS = ("resnet_converges_faster", "fc1_alpha_tracks_accuracy", "alpha_rises_abruptly_at_fc1",
-             "alpha_no_steady_rise", "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher",
-             "smaller_networks_do_as_well", "deleted_layers_fall", "tanh_falls_at_conv9_11",
-             "avgpool_below_last_conv")
-USES_ALPHA = {"fc1_alpha_tracks_accuracy", "alpha_rises_abruptly_at_fc1", "alpha_no_steady_rise",
-              "mislabel_lowers_alpha", "overfit_conv_lower_fc1_higher", "deleted_layers_fall",
-              "tanh_falls_at_conv9_11", "avgpool_below_last_conv"}  # the rest are accuracies only
+    """One entry per claim of CLAIMS that this run can judge: its numbers, verdict, text and template."""
+    evidence = Evidence(params, results, orig, seeds, noise_seeds)
+    found = ((claim, claim.measure(evidence)) for claim in CLAIMS.values())
+    return [{**c, "claim": claim.text, "template": claim.template or claim.id} for claim, c in found if c is not None]
 
 
 def under_preset(results: dict, preset: str) -> dict:
@@ -420,10 +487,10 @@ def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list
     """Rows of claims x presets: each cell a verdict or None (not judged under that preset), and whether the
     verdict changes between the presets that judged it."""
     rows = []
-    for claim_id in CLAIM_IDS:
+    for claim_id, claim in CLAIMS.items():
         cells = {p: next((c["verdict"] for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
         judged = {v for v in cells.values() if v is not None}
         if judged:  # "inconclusive" (too few networks so far) is no verdict to change from
-            rows.append({"id": claim_id, "cells": cells, "uses_alpha": claim_id in USES_ALPHA,
+            rows.append({"id": claim_id, "cells": cells, "uses_alpha": claim.uses_alpha,
                          "changes": len(judged - {INCONCLUSIVE}) > 1})
     return rows

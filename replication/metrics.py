@@ -20,19 +20,6 @@ from replication.originals import originals
 from replication.results import gather
 
 VERDICT_CODE = {claims.HOLDS: 1.0, claims.WITHIN_NOISE: 0.5, claims.INCONCLUSIVE: 0.25, claims.FAILS: 0.0}
-KEY_NUMBER = {  # the one number behind each verdict, shown beside it
-    "resnet_converges_faster": lambda c: c["epochs"][1] - c["epochs"][0],
-    "fc1_alpha_tracks_accuracy": lambda c: c["rho"],
-    "alpha_rises_abruptly_at_fc1": lambda c: c["count"] / c["of"],
-    "alpha_no_steady_rise": lambda c: max(x["low"] for x in c["groups"]),
-    "mislabel_lowers_alpha": lambda c: c["gap"],
-    "overfit_conv_lower_fc1_higher": lambda c: c["lower"] / c["conv_layers"],
-    "smaller_networks_do_as_well": lambda c: c["count"] / len(c["pairs"]),
-    # the weakest network's fall in seed sds, signed (in alpha units when no network has an sd)
-    **{claim: lambda c: min(r["fall"] / r["sd"] if r["sd"] else r["fall"] for r in c["rows"])
-       for claim in ("deleted_layers_fall", "tanh_falls_at_conv9_11", "avgpool_below_last_conv")},
-}
-
 
 def train_numbers(results: dict) -> dict:
     keys = ("test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run")
@@ -60,7 +47,7 @@ def mislabel_numbers(results: dict) -> dict:
 
 
 def claim_numbers(by_preset: dict[str, list[dict]]) -> dict:
-    return {preset: {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "value": float(KEY_NUMBER[c["id"]](c))}
+    return {preset: {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "value": float(claims.CLAIMS[c["id"]].key(c))}
                      for c in found}
             for preset, found in by_preset.items()}
 

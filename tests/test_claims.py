@@ -281,7 +281,7 @@ def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
     assert row["verdict"] == claims.WITHIN_NOISE
     assert "deleted_layers_fall" not in {c["id"] for c in by_preset["corrected"]}
     text = " ".join(report.environment().from_string(
-        '{% from "claims.html" import evidence with context %}{{ evidence(c) }}').render(
+        '{% import "claims.html" as t with context %}{{ t[c.template](c) }}').render(
         c=next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")).split())
     assert "resnet12 conv1 0.0300 vs conv2 and avpool 0.0285 (2 of 2 below), a fall of +0.0015 (1.5 sd, the sd " \
            "borrowed from resnet12's seeds" in text
@@ -302,3 +302,38 @@ def test_a_preset_with_seeds_of_its_own_measures_single_runs_in_them(params):
     assert rows["as_reported"]["plain6"]["sd"] == pytest.approx(0.001)
     assert rows["corrected"]["plain6"]["sd"] == pytest.approx(0.0005)
     assert rows["corrected"]["plain6"]["sds"] == pytest.approx(3.0) == rows["as_reported"]["plain6"]["sds"]
+
+
+def test_a_claim_is_declared_once(params, monkeypatch):
+    """A made-up claim: one registry entry (the module) and one macro (the template block) put it in the
+    verdicts, the metrics, the matrix of presets and the report's evidence, with nothing else edited."""
+    import jinja2
+
+    from replication import metrics
+
+    made_up = claims.Claim("made_up_claim", "Made-up networks are made up.",
+                           lambda e: {"id": "made_up_claim", "verdict": claims.noise_verdict(0.7, 3.5), "gap": 0.7},
+                           lambda c: c["gap"], "a made-up sd")
+    monkeypatch.setattr(claims, "CLAIMS", {made_up.id: made_up})
+    found = claims.verdicts(params, {}, {}, [])
+    assert found == [{"id": "made_up_claim", "verdict": claims.HOLDS, "gap": 0.7,
+                      "claim": "Made-up networks are made up.", "template": "made_up_claim"}]
+    assert metrics.claim_numbers({"as_run": found}) == {"as_run": {"made_up_claim": {"verdict": 1.0, "value": 0.7}}}
+    assert claims.verdict_matrix(params, {"as_run": found})[0]["id"] == "made_up_claim"
+    env = report.environment()
+    block = "\n{% macro made_up_claim(c) -%}\nA gap of {{ c.gap | num(1) }}.\n{% endmacro %}\n"
+    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({"claims.html": env.loader.get_source(env, "claims.html")[0]
+                                                         + block}), env.loader])
+    text = env.from_string('{% import "claims.html" as t with context %}{{ t[c.template](c) }}').render(c=found[0])
+    assert text == "A gap of 0.7.\n"
+
+
+def test_the_registry_and_the_originals_name_the_same_layer_falls():
+    layer_claims = {i for i, c in claims.CLAIMS.items() if c.template == "layer_falls"}
+    assert layer_claims == set(originals()["layer_falls"]["claims"])
+
+
+def test_one_rule_turns_an_effect_into_a_verdict():
+    assert claims.noise_verdict(-0.1, 5.0) == claims.noise_verdict(0.0, None) == claims.FAILS
+    assert claims.noise_verdict(0.1, 2.5) == claims.noise_verdict(0.1, None) == claims.HOLDS
+    assert claims.noise_verdict(0.1, 1.96) == claims.noise_verdict(0.1, 2.0) == claims.WITHIN_NOISE
