@@ -491,6 +491,6 @@ def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list
         cells = {p: next((c["verdict"] for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
         judged = {v for v in cells.values() if v is not None}
         if judged:  # "inconclusive" (too few networks so far) is no verdict to change from
-            rows.append({"id": claim_id, "cells": cells, "uses_alpha": claim.uses_alpha,
+            rows.append({"id": claim_id, "claim": claim.text, "cells": cells, "uses_alpha": claim.uses_alpha,
                          "changes": len(judged - {INCONCLUSIVE}) > 1})
     return rows
