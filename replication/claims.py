@@ -16,81 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from replication import config as cfg
+from replication.seed_groups import analysed_targets, by_first_run, in_sds, mean_sd, seed_table
 
 NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is larger than this many seed sds
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 WITHIN_NOISE = "within noise"  # the effect points the claimed way but is smaller than NOISE_SDS seed sds
 
 
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    """Mean and sample sd (0 for a single value)."""
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-
-
-def in_sds(diff: float, sd: float) -> float | None:
-    """|diff| in units of sd (None when sd is 0)."""
-    return abs(diff) / sd if sd > 0 else None
-
-
 def noise_verdict(effect: float, sds: float | None) -> str:
     """The verdict of an effect measured in the claimed direction: none, or the other way, does not hold; more
     than NOISE_SDS sds (or any, when there is no sd to measure it in) holds; less is within noise."""
     return FAILS if effect <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
-
-
-def single_runs(params: cfg.Params) -> list[str]:
-    """Runs shown one by one: every run except extra seeds and the long run without early stopping."""
-    extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
-    return [r for r, run_cfg in params.runs.items() if r not in extra and run_cfg.stopping != "none"]
-
-
-def analysed_targets(params: cfg.Params) -> list[str]:
-    """Final-weight targets of single runs: no extra seeds, no epoch snapshots, no overfit run."""
-    runs = set(single_runs(params))
-    return [t for t, tc in params.smoothness.targets.items() if tc.weights == "final" and tc.run in runs]
-
-
-def seed_table(params: cfg.Params, results: dict) -> list[dict]:
-    """Mean and spread over seeds of accuracy, restored epoch, snapshot accuracy and per-layer alpha."""
-    rows = []
-    for group, runs in params.report.seed_groups.items():
-        metrics = [results["runs"][r]["metrics"] for r in runs]
-        acc = [m["test_accuracy"] for m in metrics]
-        epochs = [m["restored_epoch"] for m in metrics]
-        snaps = [m.get("snapshot") for m in metrics]
-        with_alpha = [r for r in runs if r in results["alphas"]]
-        layers = [row["layer"] for row in results["alphas"][with_alpha[0]]["layers"]] if with_alpha else []
-        per_layer = [(layer, *mean_sd([results["alphas"][r]["layers"][i]["alpha"] for r in with_alpha]))
-                     for i, layer in enumerate(layers)]
-        per_run = {r: [row["alpha"] for row in results["alphas"][r]["layers"]] for r in with_alpha}
-        rows.append({"group": group, "runs": runs, "accuracy": mean_sd(acc), "epoch": mean_sd(epochs),
-                     "per_run_alpha": per_run,
-                     "accuracies": acc, "epochs": epochs,
-                     "snapshot": mean_sd([s["test_accuracy"] for s in snaps]) if all(snaps) else None,
-                     "alpha": per_layer, "n_alpha": len(with_alpha)})
-    return rows
-
-
-def compute_times(params: cfg.Params, results: dict) -> dict:
-    """Wall minutes of every training and smoothness stage, as recorded in their outputs (a target's
-    input layer is counted once, in its preset's smoothness_input stage)."""
-    rows = [{"stage": f"train@{name}", "minutes": r["metrics"]["seconds"] / 60,
-             "detail": f"{r['metrics']['epochs_run']} epochs, {r['metrics'].get('device', '?')}"}
-            for name, r in results["runs"].items()]
-    for preset, alphas in results["alphas_by_preset"].items():
-        if preset in results.get("inputs", {}):
-            seconds = results["inputs"][preset]["row"]["seconds"]
-            rows.append({"stage": f"smoothness_input@{preset}", "minutes": seconds / 60, "detail": "input layer"})
-        rows += [{"stage": params.smoothness.stage(preset, t),
-                  "minutes": sum(x["seconds"] for x in a["layers"] if x["layer"] != "input") / 60,
-                  "detail": f"{len(a['layers']) - 1} layers, {preset}"} for t, a in alphas.items()]
-    rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
-             for rate, r in results["retrain"].items()]
-    train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
-    smooth = sum(r["minutes"] for r in rows if r["stage"].startswith("smoothness"))
-    return {"rows": rows, "train_hours": train / 60, "smoothness_hours": smooth / 60,
-            "total_hours": sum(r["minutes"] for r in rows) / 60}
 
 
 def spearman(a: dict[str, float], b: dict[str, float]) -> float:
@@ -103,12 +39,6 @@ def spearman(a: dict[str, float], b: dict[str, float]) -> float:
 
 def descending(values: dict[str, float]) -> list[str]:
     return sorted(values, key=values.get, reverse=True)
-
-
-def by_first_run(seeds: list[dict]) -> dict[str, dict]:
-    """The seed_table groups with at least two analysed seeds, keyed by their first run (the single run whose
-    spread they measure)."""
-    return {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
 
 
 def _group_of(run: str, seeds: list[dict]) -> dict | None:

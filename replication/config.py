@@ -298,14 +298,3 @@ def load(path: str | Path = PARAMS_FILE) -> Params:
 
 
 MAX_PARAMS_BYTES = 1 << 20  # params.yaml is about 15 KB
-
-
-def as_dict(obj: Any) -> Any:
-    """Settings as plain JSON-able containers (for provenance and fingerprints)."""
-    if isinstance(obj, BaseModel):
-        return {name: as_dict(getattr(obj, name)) for name in type(obj).model_fields}
-    if isinstance(obj, dict):
-        return {k: as_dict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [as_dict(v) for v in obj]
-    return obj

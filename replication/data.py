@@ -34,7 +34,7 @@ import numpy as np
 
 from replication.dataset import CANONICAL_FILES, CLASSES, FETCH_HINT, SPLITS, DataError
 from replication.errors import UserError
-from replication.files import disk_full, dumps_json, exclusive, file_md5, load_yaml, swap_in
+from replication.files import disk_full, dumps_json, exclusive, file_md5, recorded_md5, swap_in
 from replication.sources import Split, check_split, read_archive, read_source
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -142,14 +142,10 @@ def dvc_dir_hash(root: Path) -> str:
 
 def expected_hash(dvc_file: Path = DVC_FILE) -> str | None:
     """The directory hash recorded in data.dvc, or None when there is no data.dvc."""
-    if not Path(dvc_file).exists():
-        return None
     try:
-        meta = load_yaml(Path(dvc_file).read_text(), str(dvc_file))
-        return meta["outs"][0]["md5"]
-    except (UserError, KeyError, IndexError, TypeError):
-        raise DataError(f"{dvc_file}: not a DVC file with one out and its md5; restore it with "
-                        f"`git checkout {dvc_file}`") from None
+        return recorded_md5(dvc_file)
+    except UserError as err:
+        raise DataError(str(err)) from None
 
 
 def check(root: Path = DEFAULT_ROOT, dvc_file: Path = DVC_FILE) -> tuple[bool, str]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from replication import claims
 from replication import config as cfg
 from replication.estimator import estimator
+from replication.seed_groups import by_first_run, in_sds, seed_table, single_runs
 
 
 def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], close: float = 0.005,
                    k: float = claims.NOISE_SDS) -> list[dict]:
     """Each reproduced layer against the original's interval: the gap (0 inside it), and the gap in
     seed sds where the network has seed runs. Uses the seed mean where seeds exist, else the single run."""
-    by_first = claims.by_first_run(seeds)
+    by_first = by_first_run(seeds)
     out = []
     for target, layers in orig["per_layer"]["alpha"].items():
         if target not in results["alphas"]:
@@ -30,7 +31,7 @@ def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[di
             gap = 0.0 if low <= value <= high else (value - high if value > high else value - low)
             sd = spread.get(row["layer"], (None, None))[1]
             rows.append({"layer": row["layer"], "original": [low, high], "single": row["alpha"], "value": value,
-                         "sd": sd, "gap": gap, "sds": claims.in_sds(gap, sd) if sd is not None else None})
+                         "sd": sd, "gap": gap, "sds": in_sds(gap, sd) if sd is not None else None})
         out.append({"target": target, "preset": results["alphas"][target].get("preset"),
                     "seeds": len(g["runs"]) if g else 1,
                     "rows": rows, "close": sum(abs(r["gap"]) <= close for r in rows),
@@ -45,13 +46,13 @@ def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float =
     close, within_noise). A preset without seed runs of a network (the costly one) is measured in the main
     preset's seed sd of that layer."""
     main_preset, *others = params.smoothness.presets
-    main = layer_fidelity(params, results, orig, claims.seed_table(params, results), k=k)
+    main = layer_fidelity(params, results, orig, seed_table(params, results), k=k)
     quantity = estimator(orig["per_layer"]["estimator"]).error
     for preset in others:
         if estimator(preset).error != quantity:  # e.g. corrected: the slope of the L2 error, about half the original's
             continue
         res = claims.under_preset(results, preset)
-        theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, claims.seed_table(params, res), k=k)}
+        theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, seed_table(params, res), k=k)}
         for f in main:
             other = theirs.get(f["target"])
             if other is None:
@@ -59,7 +60,7 @@ def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float =
             main_sd = {r["layer"]: r["sd"] for r in f["rows"]}
             for r in other["rows"]:
                 if r["sd"] is None and main_sd.get(r["layer"]) is not None:
-                    r["sds"], r["sd_from"] = claims.in_sds(r["gap"], main_sd[r["layer"]]), main_preset
+                    r["sds"], r["sd_from"] = in_sds(r["gap"], main_sd[r["layer"]]), main_preset
             other["within_noise"] = sum(r["sds"] is not None and r["sds"] <= k for r in other["rows"])
             other["with_sd"] = sum(r["sds"] is not None for r in other["rows"])
             f.setdefault("presets", {})[preset] = other
@@ -80,7 +81,7 @@ def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: f
     groups = [g for g in seeds if len(g["runs"]) >= 2]
     if not groups:
         return None
-    by_run = claims.by_first_run(groups)
+    by_run = by_first_run(groups)
     return {"k": k, "pairs": _pairs(groups), **_against_original(params, results, orig, groups, k),
             "falls": _layer_falls(params, results, by_run, k), "overfit": _overfit(params, results, by_run, k),
             "min_runs": min(len(g["runs"]) for g in groups)}
@@ -93,12 +94,12 @@ def _pairs(groups: list[dict]) -> list[dict]:
         for b in groups[i + 1:]:
             gap = a["accuracy"][0] - b["accuracy"][0]
             pair = {"a": a, "b": b, "accuracy_gap": gap,
-                    "accuracy_sds": claims.in_sds(gap, max(a["accuracy"][1], b["accuracy"][1])),
-                    "epoch_sds": claims.in_sds(a["epoch"][0] - b["epoch"][0], max(a["epoch"][1], b["epoch"][1])),
+                    "accuracy_sds": in_sds(gap, max(a["accuracy"][1], b["accuracy"][1])),
+                    "epoch_sds": in_sds(a["epoch"][0] - b["epoch"][0], max(a["epoch"][1], b["epoch"][1])),
                     "fc1": None}
             if a["n_alpha"] >= 2 and b["n_alpha"] >= 2:
                 (_, am, asd), (_, bm, bsd) = a["alpha"][-1], b["alpha"][-1]
-                pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": claims.in_sds(am - bm, max(asd, bsd))}
+                pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": in_sds(am - bm, max(asd, bsd))}
             pairs.append(pair)
     return pairs
 
@@ -107,10 +108,10 @@ def _against_original(params: cfg.Params, results: dict, orig: dict, groups: lis
     """Accuracy against the original's: seed means and epoch-5 snapshots in their sd, single runs against k
     times the largest seed spread."""
     means = [{"group": g["group"], "gap": g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"],
-              "sds": claims.in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
+              "sds": in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
              for g in groups if g["runs"][0] in orig["runs"]]
     spread = max(g["accuracy"][1] for g in groups)
-    single = [r for r in claims.single_runs(params) if r in orig["runs"] and r in results["runs"]]
+    single = [r for r in single_runs(params) if r in orig["runs"] and r in results["runs"]]
     gaps = {r: results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"] for r in single}
     far = [{"run": r, "gap": gap} for r, gap in gaps.items() if abs(gap) > k * spread]
     snapshots = []
@@ -118,7 +119,7 @@ def _against_original(params: cfg.Params, results: dict, orig: dict, groups: lis
         if g["snapshot"] and g["runs"][0] in orig["snapshots"]:
             original = orig["snapshots"][g["runs"][0]]["test_accuracy"]
             snapshots.append({"group": g["group"], "mean": g["snapshot"][0], "original": original,
-                              "gap": g["snapshot"][0] - original, "sds": claims.in_sds(g["snapshot"][0] - original,
+                              "gap": g["snapshot"][0] - original, "sds": in_sds(g["snapshot"][0] - original,
                                                                                 g["snapshot"][1])})
     return {"means": means, "spread": spread, "n_single": len(single), "far": far, "snapshots": snapshots}
 
@@ -150,4 +151,4 @@ def _overfit(params: cfg.Params, results: dict, by_run: dict[str, dict], k: floa
     fc = o["layers"][-1]
     return {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
             "of": len(rows), "fc1_difference": fc["difference"],
-            "fc1_sds": claims.in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
+            "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}

@@ -15,8 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from replication import config as cfg  # noqa: E402
-from replication.claims import by_first_run, short_layer  # noqa: E402
+from replication.claims import short_layer  # noqa: E402
 from replication.files import atomic_path  # noqa: E402
+from replication.seed_groups import by_first_run  # noqa: E402
 
 RESNET, PLAIN, ORIGINAL = "#1f5fa8", "#c8553d", "#7a7a7a"
 
@@ -86,7 +87,7 @@ def _log_alpha_axis(ax) -> None:
 
 
 def _seed_group(alphas: dict, seeds: list[dict]) -> dict | None:
-    """The seed group (claims.seed_table) whose first run made these final-weight alphas, if it has at least
+    """The seed group (seed_table) whose first run made these final-weight alphas, if it has at least
     two analysed seeds: the band drawn around them."""
     if alphas.get("weights", "final") != "final":
         return None

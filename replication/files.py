@@ -273,8 +273,17 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
 
 def file_md5(path: str | Path) -> str:
     """md5 of a file's bytes."""
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
+
+
+def recorded_md5(dvc_file: str | Path) -> str | None:
+    """The md5 a .dvc file records for its one output (data.dvc: the data folder's hash), None without the file."""
+    dvc_file = Path(dvc_file)
+    if not dvc_file.exists():
+        return None
+    try:
+        return str(load_yaml(read_regular(dvc_file, 1 << 20, "a .dvc file").decode(), str(dvc_file))["outs"][0]["md5"])
+    except (KeyError, IndexError, TypeError, UnicodeDecodeError):
+        raise UserError(f"{dvc_file}: not a .dvc file with one output and its md5; restore it with "
+                        f"`git checkout {dvc_file}`") from None

@@ -25,9 +25,10 @@ from replication import claims, figures, layout
 from replication import config as cfg
 from replication.errors import UserError, run_main
 from replication.fidelity import fidelity_by_preset, noise, original_reached
-from replication.files import atomic_path, exclusive, file_md5, swap_in, write_json, write_text
+from replication.files import atomic_path, exclusive, file_md5, recorded_md5, swap_in, write_json, write_text
 from replication.originals import originals
 from replication.results import gather
+from replication.seed_groups import analysed_targets, seed_table, single_runs
 
 OUT = layout.REPORT
 TEMPLATES = Path("report_templates")
@@ -84,13 +85,6 @@ def compact_sources(made: list[tuple[str, str]], most: int = 12) -> dict:
             links += members
             command += [stage for stage, _ in members]
     return {"links": links, "command": " ".join(command)}
-
-
-def data_hash(dvc_file: Path) -> str | None:
-    """The directory hash recorded in data.dvc."""
-    if not dvc_file.exists():
-        return None
-    return yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
 
 
 def pinned_versions(constraints: Path) -> dict[str, str]:
@@ -151,7 +145,7 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
         versions[pkg] = pinned if installed == pinned else f"{pinned} (rendered with {installed})"
     return {
         "params_yaml": (root / "params.yaml").read_text(),  # as committed, with its comments
-        "data_hash": data_hash(root / "data.dvc"),
+        "data_hash": recorded_md5(root / "data.dvc"),
         "files": [{"path": p.relative_to(root).as_posix(), "md5": file_md5(p)} for p in files],
         "params_md5": file_md5(root / "params.yaml"),
         "lock_md5": lock_hash(root), **git_state(root),
@@ -194,10 +188,10 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
 def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> None:
     """Training curves, confusions, alphas per layer, the mislabel, overfit, seed and retrain figures, and the
     estimator's diagnostics."""
-    train_runs = claims.single_runs(params)
+    train_runs = single_runs(params)
     targets = list(params.smoothness.targets)
     main_targets = [t for t in params.report.main_targets if t in targets] or targets[:4]
-    other_targets = [t for t in claims.analysed_targets(params) if t not in main_targets]
+    other_targets = [t for t in analysed_targets(params) if t not in main_targets]
     trained, smoothed, draw = figs.trained, figs.smoothed, figs.draw
     draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
     draw("alpha_main", smoothed(main_targets), figures.fig_alpha_dots, results, main_targets, seeds=seeds)
@@ -282,7 +276,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
             sources: dict, root: Path = Path(".")) -> dict:
     """Everything the templates show: results, original numbers, claims, figures and provenance."""
     targets = list(params.smoothness.targets)
-    summary_runs = [params.target_config(t).run for t in claims.analysed_targets(params)]
+    summary_runs = [params.target_config(t).run for t in analysed_targets(params)]
     architectures = {name: {"title": params.network_title(name), **results["architectures"]["networks"][name]}
                      for name in params.networks}
     return {
@@ -301,7 +295,7 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,
         "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
-        "provenance": provenance(params, root), "compute": claims.compute_times(params, results),
+        "provenance": provenance(params, root), "compute": compute_times(params, results),
         "n_train": next(iter(results["alphas"].values()))["n_samples"],
         "classes": results["architectures"]["classes"],
         "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
@@ -309,6 +303,27 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "made_on": sorted({f"{r['metrics'].get('device', 'unknown')} (torch {r['metrics'].get('torch', 'unknown')})"
                            for r in results["runs"].values()}),
     }
+
+
+def compute_times(params: cfg.Params, results: dict) -> dict:
+    """Wall minutes of every training and smoothness stage, as recorded in their outputs (a target's
+    input layer is counted once, in its preset's smoothness_input stage)."""
+    rows = [{"stage": f"train@{name}", "minutes": r["metrics"]["seconds"] / 60,
+             "detail": f"{r['metrics']['epochs_run']} epochs, {r['metrics'].get('device', '?')}"}
+            for name, r in results["runs"].items()]
+    for preset, alphas in results["alphas_by_preset"].items():
+        if preset in results.get("inputs", {}):
+            seconds = results["inputs"][preset]["row"]["seconds"]
+            rows.append({"stage": f"smoothness_input@{preset}", "minutes": seconds / 60, "detail": "input layer"})
+        rows += [{"stage": params.smoothness.stage(preset, t),
+                  "minutes": sum(x["seconds"] for x in a["layers"] if x["layer"] != "input") / 60,
+                  "detail": f"{len(a['layers']) - 1} layers, {preset}"} for t, a in alphas.items()]
+    rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
+             for rate, r in results["retrain"].items()]
+    train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
+    smooth = sum(r["minutes"] for r in rows if r["stage"].startswith("smoothness"))
+    return {"rows": rows, "train_hours": train / 60, "smoothness_hours": smooth / 60,
+            "total_hours": sum(r["minutes"] for r in rows) / 60}
 
 
 def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
@@ -336,7 +351,7 @@ def _render(params: cfg.Params, results: dict, out: Path, root: Path) -> dict:
     try:
         (staging / "figures").mkdir()
         orig = originals()
-        seeds = claims.seed_table(params, results)
+        seeds = seed_table(params, results)
         fidelity = fidelity_by_preset(params, results, orig)
         fig, sources = draw_figures(params, results, orig, seeds, fidelity, staging / "figures")
         ctx = context(params, results, orig, seeds, fidelity, fig, sources, root)

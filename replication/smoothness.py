@@ -74,7 +74,7 @@ def run_target(params: cfg.Params, preset: str, name: str, est: Estimator, param
         raise cfg.ConfigError(f"{layout.input_alpha(preset)} was made with other estimator settings or "
                               f"samples: run `dvc repro smoothness_input@{preset}` first")
 
-    key = resume_key(est.model_dump(), cfg.as_dict(params.data), sm.limit_samples, weights_md5)
+    key = resume_key(est.model_dump(), params.data.model_dump(), sm.limit_samples, weights_md5)
     label = f"{preset}-{name}"
     state = layout.resume_file("smoothness", label, ".json")
     with exclusive(state.with_name(state.name + ".lock"), sm.stage(preset, name)):

@@ -46,7 +46,7 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def fingerprint(run: cfg.RunConfig, net: cfg.NetworkConfig, train: cfg.TrainConfig, data: cfg.DataConfig) -> str:
     """Hash of every setting that shapes the training trajectory (guards resume files)."""
-    blob = dumps_json([cfg.as_dict(x) for x in (run, net, train, data)])
+    blob = dumps_json([x.model_dump() for x in (run, net, train, data)])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

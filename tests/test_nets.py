@@ -135,7 +135,7 @@ def test_status_table_lists_every_run(tmp_path):
     other = tmp_path / "results" / "train" / "plain9_tanh"
     other.mkdir()
     (other / "metrics.json").write_text('{"test_accuracy": 0.5, "restored_epoch": 3, "epochs_run": 8, "seconds": 60}')
-    raw = cfg.as_dict(params)
+    raw = params.model_dump(mode="json")
     del raw["smoothness"]["targets"]["plain9_tanh"]  # trained, but not a smoothness target
     row = "| plain9_tanh | 52.44% | 50.00% | 3 / 8 (50 / 55) | - | 1.0 |"
     assert row in status(cfg.parse(raw), tmp_path).splitlines()
