@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from replication import config as cfg
 from replication.seed_groups import analysed_targets, by_first_run, in_sds, mean_sd, seed_table
@@ -30,11 +31,9 @@ def noise_verdict(effect: float, sds: float | None) -> str:
 
 
 def spearman(a: dict[str, float], b: dict[str, float]) -> float:
-    """Spearman rank correlation of two scores over the same keys (no ties expected)."""
-    rank_a = {k: i for i, k in enumerate(descending(a))}
-    rank_b = {k: i for i, k in enumerate(descending(b))}
-    n = len(a)
-    return 1 - 6 * sum((rank_a[k] - rank_b[k]) ** 2 for k in a) / (n * (n * n - 1))
+    """Spearman rank correlation of two scores over the same keys (scipy's: tied values share their mean rank)."""
+    keys = list(a)
+    return float(spearmanr([a[k] for k in keys], [b[k] for k in keys]).statistic)
 
 
 def descending(values: dict[str, float]) -> list[str]:

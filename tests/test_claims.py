@@ -84,6 +84,9 @@ def test_in_sds_and_spearman():
     assert claims.in_sds(-0.3, 0.1) == pytest.approx(3.0) and claims.in_sds(0.3, 0.0) is None
     assert claims.spearman({"a": 3, "b": 2, "c": 1}, {"a": 30, "b": 20, "c": 10}) == pytest.approx(1.0)
     assert claims.spearman({"a": 3, "b": 2, "c": 1}, {"a": 10, "b": 20, "c": 30}) == pytest.approx(-1.0)
+    # ties share their mean rank: ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4) give 0.9487; without that, 0.8 or 1.0
+    tied = claims.spearman({"a": 1, "b": 2, "c": 2, "d": 3}, {"a": 1, "b": 2, "c": 3, "d": 4})
+    assert tied == pytest.approx(0.9486833)
 
 
 def test_pruned_claim_uses_the_listed_networks_only(params):
