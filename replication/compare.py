@@ -1,6 +1,9 @@
 """Compare two settings: the params that differ and the metrics that moved between two git revisions
 or DVC experiments (or the working tree), with an optional per-layer alpha overlay figure.
 
+The values come from DVC's own experiment diff (`dvc exp diff --all`); what this adds is the project's
+view of them: verdicts that flipped first, a tolerance for tiny moves, and the alpha overlay.
+
     python -m replication compare HEAD~1 HEAD
     python -m replication compare main my-experiment --figure compare.svg
     python -m replication compare HEAD workspace
@@ -16,65 +19,75 @@ from typing import Any
 
 from replication import layout
 from replication.errors import UserError
+from replication.estimator import short
 from replication.files import load_yaml
 
 WORKSPACE = "workspace"
 
 
 def resolve(rev: str) -> str:
-    """A git revision for `rev`: itself, a DVC experiment's ref (refs/exps/.../NAME), or the workspace."""
+    """The commit DVC resolves `rev` to (a git revision or a DVC experiment name), or the workspace."""
     if rev == WORKSPACE:
         return rev
-    if _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False):
-        return rev
-    refs = _git("for-each-ref", "--format=%(refname)", "refs/exps", check=False).split()
-    matches = [r for r in refs if r.rsplit("/", 1)[-1] == rev]
-    if len(matches) == 1:
-        return matches[0]
-    raise UserError(f"{rev!r} is neither a git revision nor a DVC experiment name (see `dvc exp list`)")
+    from dvc.repo import Repo
+    from dvc.scm import RevError, resolve_rev
 
-
-def _git(*args: str, check: bool = True) -> str:
-    out = subprocess.run(["git", *args], capture_output=True, text=True)
-    if check and out.returncode != 0:
-        raise UserError(f"git {' '.join(args)}: {out.stderr.strip()}")
-    return out.stdout.strip() if out.returncode == 0 else ""
+    with Repo() as repo:
+        try:
+            return resolve_rev(repo.scm, rev)
+        except RevError:
+            raise UserError(f"{short(rev)} is neither a git revision nor a DVC experiment name (see `dvc exp list`)") \
+                from None
 
 
 def read_at(rev: str, path: Path) -> str | None:
-    """A file's text at `rev` (None where it does not exist)."""
+    """A file's text at commit `rev` or in the workspace (None where it does not exist)."""
     if rev == WORKSPACE:
         return path.read_text() if path.exists() else None
     out = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True, text=True)
     return out.stdout if out.returncode == 0 else None
 
 
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as {'a.b.c': leaf}; lists stay leaves."""
-    if isinstance(tree, dict):
-        out = {}
-        for key, value in tree.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: tree}
-
-
-def snapshot(rev: str) -> tuple[dict, dict]:
-    """(flattened params, flattened metrics) at `rev`."""
+def check_files(rev: str, label: str) -> None:
+    """What DVC would choke on, named in one line first: params.yaml that is not bounded, valid YAML (an alias
+    bomb would hang DVC's parser), metrics files that are not JSON."""
     text = read_at(rev, Path("params.yaml"))
     if text is None:
-        raise UserError(f"{rev}: has no params.yaml")
-    metrics = {}
+        raise UserError(f"{label}: has no params.yaml")
+    load_yaml(text, f"{label}: params.yaml")
     for name in layout.METRIC_FILES:
         path = layout.METRICS / f"{name}.json"
         raw = read_at(rev, path)
         if raw is not None:
             try:
-                metrics.update(flatten(json.loads(raw), name))
+                json.loads(raw)
             except (json.JSONDecodeError, RecursionError) as err:
                 why = " ".join(str(err).split())[:80] if isinstance(err, json.JSONDecodeError) else "nested too deeply"
-                raise UserError(f"{rev}: {path} is not valid JSON ({why}); rerun `dvc repro metrics` there") from None
-    return flatten(load_yaml(text, f"{rev}: params.yaml")), metrics
+                raise UserError(f"{label}: {path} is not valid JSON ({why}); rerun `dvc repro metrics` there") from None
+
+
+def values(rev_a: str, rev_b: str) -> tuple[dict, dict, dict, dict]:
+    """(params at a, params at b, metrics at a, metrics at b), every key, from DVC's own experiment diff;
+    metric keys are prefixed with their file's name (smoothness.PRESET.TARGET.alpha.LAYER)."""
+    from dvc.repo import Repo
+
+    swap = rev_a == WORKSPACE and rev_b != WORKSPACE  # DVC compares a commit (old) with the workspace (new)
+    old, new = (rev_b, rev_a) if swap else (rev_a, rev_b)
+    with Repo() as repo:
+        diff = repo.experiments.diff(a_rev="HEAD" if old == WORKSPACE else old,
+                                     b_rev=None if new == WORKSPACE else new, all=True)
+    side = {"old": ({}, {}), "new": ({}, {})}  # (params, metrics)
+    for kind, index in (("params", 0), ("metrics", 1)):
+        for file, entries in diff.get(kind, {}).items():
+            prefix = f"{Path(file).stem}." if kind == "metrics" else ""
+            for key, entry in entries.items():
+                for which in ("old", "new"):
+                    if entry.get(which) is not None:
+                        side[which][index][prefix + key] = entry[which]
+    if old == new == WORKSPACE:
+        side["old"] = side["new"]
+    (pa, ma), (pb, mb) = (side["new"], side["old"]) if swap else (side["old"], side["new"])
+    return pa, pb, ma, mb
 
 
 def differences(a: dict, b: dict, tolerance: float = 0.0) -> list[tuple[str, Any, Any]]:
@@ -132,8 +145,9 @@ def overlay(metrics_a: dict, metrics_b: dict, a: str, b: str, path: Path) -> Non
 def compare(rev_a: str, rev_b: str, figure: Path | None = None, tolerance: float = 0.0) -> str:
     """The markdown comparison of two revisions (and the overlay figure when asked)."""
     ga, gb = resolve(rev_a), resolve(rev_b)
-    params_a, metrics_a = snapshot(ga)
-    params_b, metrics_b = snapshot(gb)
+    check_files(ga, rev_a)
+    check_files(gb, rev_b)
+    params_a, params_b, metrics_a, metrics_b = values(ga, gb)
     p_rows = differences(params_a, params_b)
     m_rows = differences(metrics_a, metrics_b, tolerance)
     verdicts = [r for r in m_rows if r[0].startswith("claims.") and r[0].endswith(".verdict")]

@@ -1,40 +1,68 @@
-"""`python -m replication compare`: params that differ, metrics and verdicts that moved, between revisions."""
+"""`python -m replication compare`: params that differ, metrics and verdicts that moved, between revisions
+and DVC experiments. The values come from DVC's experiment diff, so the test makes a real experiment."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from replication import compare
 from replication.errors import UserError
 
+MAKE = """import json, pathlib, yaml
+p = yaml.safe_load(open("params.yaml"))["smoothness"]
+fc1 = {"as_reported": 0.10, "corrected": 0.12}[p["preset"]]
+out = pathlib.Path("results/metrics"); out.mkdir(parents=True, exist_ok=True)
+(out / "claims.json").write_text(json.dumps({"as_reported": {"mislabel_lowers_alpha": {
+    "verdict": 1.0 if p["preset"] == "as_reported" else 0.0, "value": 0.1}}}))
+(out / "smoothness.json").write_text(json.dumps({"as_reported": {"resnet12": {
+    "alpha": {"input": 0.015, "fc1": fc1}, "last_layer_alpha": fc1}}}))
+"""
+DVC_YAML = """stages:
+  metrics:
+    cmd: python make.py
+    deps: [make.py]
+    params: [smoothness]
+    metrics:
+    - results/metrics/claims.json:
+        cache: false
+    - results/metrics/smoothness.json:
+        cache: false
+"""
 
-def _commit(repo, params: str, claims: dict, smoothness: dict, message: str) -> None:
-    (repo / "params.yaml").write_text(params)
-    (repo / "results" / "metrics").mkdir(parents=True, exist_ok=True)
-    (repo / "results" / "metrics" / "claims.json").write_text(json.dumps(claims))
-    (repo / "results" / "metrics" / "smoothness.json").write_text(json.dumps(smoothness))
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], cwd=repo, check=True)
+
+def run(repo: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run(args, cwd=repo, check=True, capture_output=True, env=env)
 
 
-@pytest.fixture
-def repo(tmp_path, monkeypatch):
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    alphas = {"as_reported": {"resnet12": {"alpha": {"input": 0.015, "fc1": 0.10}, "last_layer_alpha": 0.10}}}
-    _commit(tmp_path, "smoothness:\n  preset: as_reported\n  n_jobs: 2\n",
-            {"as_reported": {"mislabel_lowers_alpha": {"verdict": 1.0, "value": 0.1}}}, alphas, "a")
-    alphas["as_reported"]["resnet12"]["alpha"]["fc1"] = alphas["as_reported"]["resnet12"]["last_layer_alpha"] = 0.12
-    _commit(tmp_path, "smoothness:\n  preset: corrected\n  n_jobs: 2\n",
-            {"as_reported": {"mislabel_lowers_alpha": {"verdict": 0.0, "value": 0.1}}}, alphas, "b")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A DVC project whose one stage writes metrics from params, committed once, with one experiment."""
+    repo = tmp_path_factory.mktemp("scratch")
+    (repo / "make.py").write_text(MAKE)
+    (repo / "dvc.yaml").write_text(DVC_YAML)
+    (repo / "params.yaml").write_text("smoothness:\n  preset: as_reported\n  n_jobs: 2\n")
+    run(repo, "git", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "repro", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "baseline")
+    run(repo, sys.executable, "-m", "dvc", "exp", "run", "-q", "-n", "try-corrected",
+        "-S", "smoothness.preset=corrected")
+    return repo
 
 
-def test_compare_lists_what_changed_and_nothing_else(repo):
-    text = compare.compare("HEAD~1", "HEAD", figure=repo / "overlay.svg")
+@pytest.mark.slow
+def test_compare_an_experiment_with_its_baseline(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    text = compare.compare("HEAD", "try-corrected", figure=repo / "overlay.svg")
     assert "| smoothness.preset | as_reported | corrected |" in text
     assert "n_jobs" not in text  # unchanged params are not listed
     assert "## Verdicts that changed (1)" in text
@@ -44,11 +72,30 @@ def test_compare_lists_what_changed_and_nothing_else(repo):
     assert (repo / "overlay.svg").read_text().startswith("<?xml")
 
 
-def test_compare_with_the_workspace_and_unknown_names(repo):
-    (repo / "params.yaml").write_text("smoothness:\n  preset: as_run\n  n_jobs: 2\n")
-    assert "| smoothness.preset | corrected | as_run |" in compare.compare("HEAD", "workspace")
+@pytest.mark.slow
+def test_compare_with_the_workspace_either_way_and_unknown_names(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    params = (repo / "params.yaml").read_text()
+    try:
+        (repo / "params.yaml").write_text(params.replace("n_jobs: 2", "n_jobs: 3"))
+        assert "| smoothness.n_jobs | 2 | 3 |" in compare.compare("HEAD", "workspace")
+        assert "| smoothness.n_jobs | 3 | 2 |" in compare.compare("workspace", "HEAD")
+        assert "## Params that differ (0)" in compare.compare("workspace", "workspace")
+    finally:
+        (repo / "params.yaml").write_text(params)
     with pytest.raises(UserError, match="neither a git revision nor a DVC experiment"):
         compare.compare("HEAD", "no-such-experiment")
+
+
+def test_broken_files_are_named_before_dvc_reads_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("a: &a [1, 1]\nb: &b [*a, *a]\nc: [" + ", ".join(["*b"] * 9) + "]\n")
+    (tmp_path / "results" / "metrics").mkdir(parents=True)
+    (tmp_path / "results" / "metrics" / "claims.json").write_text(json.dumps({"x": 1}))
+    compare.check_files("workspace", "workspace")  # a few aliases are fine
+    (tmp_path / "results" / "metrics" / "claims.json").write_text("{not json")
+    with pytest.raises(UserError, match="claims.json is not valid JSON"):
+        compare.check_files("workspace", "workspace")
 
 
 def test_tolerance_hides_tiny_moves():
