@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "replication"
-STAGES = ("train", "architectures", "smoothness", "mislabel", "retrain", "overfit", "suggest", "metrics", "report")
+STAGES = ("train", "architectures", "smoothness", "last_layer", "mislabel", "retrain", "overfit", "suggest", "metrics",
+          "report")
 TOOLS = ("data", "__main__")  # command-line tools that are not pipeline stages
 
 

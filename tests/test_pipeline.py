@@ -90,6 +90,19 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
     assert json.loads((work / "report" / "manifest.json").read_text())["results"]
 
 
+def test_the_last_layer_under_the_original_estimator_for_every_target(project):
+    """last_layer@TARGET for every target; where the full as_run table exists, its last row is the same number."""
+    work, _, _ = project
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    preset = params["smoothness"]["original"]["preset"]
+    rows = {t: json.loads((work / "results" / "last_layer" / preset / f"{t}.json").read_text())["row"]
+            for t in params["smoothness"]["targets"]}
+    assert all(r["layer"] == "fc1" and r["alpha"] > 0 for r in rows.values())
+    full = json.loads((work / "results" / "smoothness" / preset / "resnet12" / "alphas.json").read_text())
+    assert rows["resnet12"]["alpha"] == full["layers"][-1]["alpha"]
+    assert rows["resnet12"]["r2"] == full["layers"][-1]["r2"]
+
+
 def test_second_repro_is_a_no_op_and_report_is_byte_stable(project):
     work, env, dvc = project
     before = {name: (work / "report" / name).read_bytes() for name in ("index.html", "report.pdf")}

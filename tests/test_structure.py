@@ -80,6 +80,7 @@ def test_result_paths_match_dvc_yaml():
             _outs(stage)), stage
         assert _dvc(layout.input_alpha, preset) in _body(stage)["deps"], stage
     assert _outs("smoothness_input") == [_dvc(layout.input_alpha, "${item.preset}")]
+    assert _outs("last_layer") == [_dvc(layout.last_layer, "${smoothness.original.preset}", "${key}")]
     assert _outs("mislabel") == [_dvc(layout.mislabel, "${item.preset}", "${item.rate}")]
     assert _outs("mislabel_seeds") == [_dvc(layout.mislabel_seed, "${item.run}", "${item.preset}", "${item.rate}")]
     assert _outs("retrain") == [_dvc(layout.retrain_dir, "${item}")]
@@ -121,6 +122,6 @@ def test_the_report_imports_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
 
 
-@pytest.mark.parametrize("stage", ["smoothness", "mislabel"])
+@pytest.mark.parametrize("stage", ["smoothness", "last_layer", "mislabel"])
 def test_forest_stages_do_not_depend_on_the_training_loop(stage):
     assert {"training", "stopping"} & closure(stage) == set()
