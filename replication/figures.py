@@ -20,6 +20,7 @@ from replication.files import atomic_path  # noqa: E402
 from replication.seed_groups import by_first_run  # noqa: E402
 
 RESNET, PLAIN, ORIGINAL = "#1f5fa8", "#c8553d", "#7a7a7a"
+MIN_FONT = 6.5  # the smallest text, in figure points: a 7.2-inch figure prints at about 0.97, so 6.3 pt
 
 plt.rcParams.update({
     "svg.hashsalt": "replication", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10,
@@ -60,7 +61,7 @@ def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, 
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_ylabel("cross-entropy", fontsize=7)
-        ax.tick_params(labelsize=6.5)
+        ax.tick_params(labelsize=MIN_FONT)
     spare = list(axes.flat)[len(names):]
     for ax in spare:
         ax.axis("off")
@@ -82,7 +83,7 @@ def _log_alpha_axis(ax) -> None:
     ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(ALPHA_TICKS))
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.tick_params(axis="y", labelsize=6)
+    ax.tick_params(axis="y", labelsize=MIN_FONT)
     ax.grid(axis="y", lw=0.3, alpha=0.5)
 
 
@@ -117,10 +118,10 @@ def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[di
             ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor=color, elinewidth=0.8, capsize=1.5)
         label = f"{target} (this seed)" if g is not None else target
         ax.plot(x, [r["alpha"] for r in a["layers"]], "-o", ms=3.5, lw=1, color=color, label=label)
-        ax.set_xticks(x, [r["layer"] for r in a["layers"]], rotation=90, fontsize=6)
+        ax.set_xticks(x, [r["layer"] for r in a["layers"]], rotation=90, fontsize=MIN_FONT)
         _log_alpha_axis(ax)
         ax.set_title(target, fontsize=8)
-        ax.legend(fontsize=6, frameon=False, loc="upper left")
+        ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
     for ax in axes[:, 0]:
         ax.set_ylabel("alpha (log)")
     for ax in list(axes.flat)[len(targets):]:
@@ -130,7 +131,7 @@ def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[di
 
 
 def _layer_ticks(ax, rows: list[dict]) -> None:
-    ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=6)
+    ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=MIN_FONT)
 
 
 def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: list[dict] | None = None) -> str:
@@ -150,9 +151,10 @@ def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: 
                                 label=f"{target}: seed mean ± 1 sd")
         longer = max((a, b), key=lambda t: len(results["alphas"][t]["layers"]))
         ax.set_xticks(range(len(results["alphas"][longer]["layers"])),
-                      [short_layer(r["layer"]) for r in results["alphas"][longer]["layers"]], rotation=90, fontsize=6)
+                      [short_layer(r["layer"]) for r in results["alphas"][longer]["layers"]], rotation=90,
+                      fontsize=MIN_FONT)
         _log_alpha_axis(ax)
-        ax.legend(fontsize=6, frameon=False, loc="upper left")
+        ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
     axes.flat[0].set_ylabel("alpha (log)")
     fig.tight_layout()
     return _save(fig, path)
@@ -179,7 +181,7 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("fraction of labels shuffled")
     ax.set_ylabel("alpha of fc1 (log)")
-    ax.legend(fontsize=6, frameon=False, loc="lower left")
+    ax.legend(fontsize=MIN_FONT, frameon=False, loc="lower left")
     first = params.mislabel.presets[0]
     curves = orig.get("fc1_error_curves", {})
     original_mse = {float(rate): values for rate, values in curves.get("mse", {}).items()}
@@ -201,35 +203,31 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
 
 def fig_confusions(results: dict, names: list[str], classes: list[str], path: Path) -> str:
     """Column-normalised confusion matrices in percent (diagonal = per-class precision, as originally
-    shown), values in the cells, one shared colour bar."""
+    shown), one shared colour bar; no numbers in the cells (they would print under 6 pt)."""
     cols = 5 if len(names) > 6 else 3
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.6, (1.85 if cols == 5 else 2.45) * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2, (1.9 if cols == 5 else 2.45) * rows), squeeze=False)
     image = None
     for k, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
         cm = np.asarray(results["runs"][name]["metrics"]["confusion_matrix"], dtype=float)
         col = cm.sum(axis=0, keepdims=True)
         norm = 100 * np.divide(cm, col, out=np.zeros_like(cm), where=col > 0)
         image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=100)
-        for i in range(10):
-            for j in range(10):
-                ax.text(j, i, f"{norm[i, j]:.0f}", ha="center", va="center", fontsize=3.6,
-                        color="white" if norm[i, j] > 55 else "#333")
         ax.set_title(name, fontsize=7)
         first_col, bottom = k % cols == 0, k >= len(names) - cols
-        ax.set_xticks(range(10), classes if bottom else [], fontsize=4.5, rotation=90)
-        ax.set_yticks(range(10), classes if first_col else [], fontsize=4.5)
+        ax.set_xticks(range(10), classes if bottom else [], fontsize=MIN_FONT, rotation=90)
+        ax.set_yticks(range(10), classes if first_col else [], fontsize=MIN_FONT)
         if bottom:
-            ax.set_xlabel("predicted class", fontsize=6)
+            ax.set_xlabel("predicted class", fontsize=MIN_FONT)
         if first_col:
-            ax.set_ylabel("true class", fontsize=6)
+            ax.set_ylabel("true class", fontsize=MIN_FONT)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     if image is not None:
         bar = fig.colorbar(image, cax=fig.add_axes((0.93, 0.3, 0.015, 0.4)))
-        bar.set_label("% of the predicted column", fontsize=6)
-        bar.ax.tick_params(labelsize=5)
+        bar.set_label("% of the predicted column", fontsize=MIN_FONT)
+        bar.ax.tick_params(labelsize=MIN_FONT)
     return _save(fig, path)
 
 
@@ -244,7 +242,7 @@ def fig_seeds(results: dict, groups: dict, path: Path) -> str:
                 _layer_ticks(ax, rows)
         ax.set_title(group)
         _log_alpha_axis(ax)
-        ax.legend(fontsize=6, frameon=False, loc="upper left")
+        ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
     axes.flat[0].set_ylabel("alpha (log)")
     fig.tight_layout()
     return _save(fig, path)
@@ -279,7 +277,7 @@ def fig_compare(alphas_a: dict[str, list[tuple[str, float]]], alphas_b: dict[str
             values = dict(alphas.get(target, []))
             if values:
                 ax.plot(range(len(layers)), [values.get(layer, np.nan) for layer in layers], style, ms=3, label=label)
-        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6)
+        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=MIN_FONT)
         ax.set_title(target, fontsize=8)
         ax.set_ylabel("alpha")
     for ax in list(axes.flat)[len(targets):]:
@@ -346,9 +344,9 @@ def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
         ax.plot(range(len(rows)), [r["r2"] for r in rows], "-o", ms=3, lw=1, color=_color(info["network"]),
                 label=target)
     longest = max((results["alphas"][t]["layers"] for t in targets), key=len)
-    ax.set_xticks(range(len(longest)), [short_layer(r["layer"]) for r in longest], rotation=90, fontsize=6)
+    ax.set_xticks(range(len(longest)), [short_layer(r["layer"]) for r in longest], rotation=90, fontsize=MIN_FONT)
     ax.set_ylabel("R² of the log-log line")
-    ax.legend(fontsize=6.5, frameon=False)
+    ax.legend(fontsize=MIN_FONT, frameon=False)
     preset = results["alphas"][targets[0]]["preset"]
     curves = []
     if preset in results["inputs"]:
@@ -368,6 +366,6 @@ def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
     ax2.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=tuple(range(1, 10))))
     ax2.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax2.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax2.legend(fontsize=6, frameon=False)
+    ax2.legend(fontsize=MIN_FONT, frameon=False)
     fig.tight_layout()
     return _save(fig, path)

@@ -263,13 +263,22 @@ def architecture_grid(architectures: dict) -> dict:
     return {"rows": sorted(cells, key=depth), "cells": cells, "networks": list(architectures)}
 
 
-def alpha_table(alphas: dict) -> dict:
-    """One preset's alpha of every target by short layer name, and the layer rows in depth order."""
+def r2_range(alphas: dict) -> tuple[float, float]:
+    """Lowest and highest R^2 of the line fits of the hidden layers (neither the input nor the last layer)."""
+    r2 = [row["r2"] for a in alphas.values() for row in a["layers"][1:-1]]
+    return (min(r2), max(r2)) if r2 else (float("nan"), float("nan"))
+
+
+def alpha_table(alphas: dict, original: dict | None = None) -> dict:
+    """One preset's alpha of every target by short layer name, the original's interval beside each where it
+    has one (read off its charts: originals.json per_layer), and the layer rows in depth order."""
     by_short = {t: {claims.short_layer(r["layer"]): r["alpha"] for r in a["layers"]} for t, a in alphas.items()}
+    intervals = {t: {claims.short_layer(layer): bounds for layer, bounds in (original or {}).get(t, {}).items()}
+                 for t in alphas}
     longest = max(alphas.values(), key=lambda a: len(a["layers"]))
     rows = list(dict.fromkeys([claims.short_layer(r["layer"]) for r in longest["layers"]]
                               + [layer for t in by_short for layer in by_short[t]]))
-    return {"targets": list(alphas), "by_short": by_short, "layers": rows}
+    return {"targets": list(alphas), "by_short": by_short, "original": intervals, "layers": rows}
 
 
 def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict], fig: dict,
@@ -290,7 +299,9 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
         "noise": noise(params, results, orig, seeds),
         "mislabel_spread": claims.mislabel_spread(params, results),
-        "alpha_tables": {p: alpha_table(a) for p, a in results["alphas_by_preset"].items() if a},
+        "alpha_tables": {p: alpha_table(a, orig["per_layer"]["alpha"]) for p, a in results["alphas_by_preset"].items()
+                         if a},
+        "r2_hidden": r2_range(results["alphas"]),
         "fidelity": fidelity,
         "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,
