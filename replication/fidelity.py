@@ -32,7 +32,8 @@ def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[di
             sd = spread.get(row["layer"], (None, None))[1]
             rows.append({"layer": row["layer"], "original": [low, high], "single": row["alpha"], "value": value,
                          "sd": sd, "gap": gap, "sds": in_sds(gap, sd) if sd is not None else None})
-        out.append({"target": target, "preset": results["alphas"][target].get("preset"),
+        out.append({"target": target, "network": params.run_config(tc.run).network,
+                    "preset": results["alphas"][target].get("preset"),
                     "seeds": len(g["runs"]) if g else 1,
                     "rows": rows, "close": sum(abs(r["gap"]) <= close for r in rows),
                     "within_noise": sum(r["sds"] is not None and r["sds"] <= k for r in rows),

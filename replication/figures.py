@@ -35,8 +35,28 @@ def _save(fig, path: Path) -> str:
     return f"figures/{path.name}"
 
 
-def _color(network: str) -> str:
-    return RESNET if network.startswith("resnet") else PLAIN
+# One colour per network in every figure: blues for the ResNets, reds for the plain networks, the base
+# ResNet12 and Plain12 first, the others of a family in name order; seeds and snapshots of a network share its
+# colour and differ by line style.
+_SHADES = {"resnet": (RESNET, "#5b9bd5", "#2a9d8f", "#6a3d9a", "#17becf", "#3b4cc0"),
+           "plain": (PLAIN, "#e6a23c", "#8c564b", "#d6457d", "#b8a41c", "#7f2704")}
+_BASE = {"resnet": "resnet12", "plain": "plain12"}
+STYLES = ("-", "--", ":", "-.", (0, (1, 1)), (0, (5, 1)))
+
+
+def _color(network: str, networks: tuple[str, ...] = ()) -> str:
+    """The colour of `network`, among `networks` (all the networks a report shows; default: itself)."""
+    family = "resnet" if network.startswith("resnet") else "plain"
+    kin = sorted({n for n in (*networks, network) if ("resnet" if n.startswith("resnet") else "plain") == family},
+                 key=lambda n: (n != _BASE[family], n))
+    return _SHADES[family][kin.index(network) % len(_SHADES[family])]
+
+
+NETWORKS: tuple[str, ...] = ()  # set by the report to every network of params.yaml, so colours agree across figures
+
+
+def colour(network: str) -> str:
+    return _color(network, NETWORKS)
 
 
 def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, cols: int = 4,
@@ -109,7 +129,7 @@ def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[di
     for ax, target in zip(axes.flat, targets, strict=False):
         a = results["alphas"][target]
         x = np.arange(len(a["layers"]))
-        color = _color(a["network"])
+        color = colour(a["network"])
         g = _seed_group(a, seeds)
         if g is not None:
             mean, sd = _band(g)
@@ -139,11 +159,13 @@ def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: 
     panel per pair, one log y-axis; seed mean +- 1 sd bands where a target's run has seed runs."""
     fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False, sharey=True)
     for ax, (a, b) in zip(axes.flat, pairs, strict=False):
-        for target, style in ((a, "-o"), (b, "--s")):
+        same = results["alphas"][a]["network"] == results["alphas"][b]["network"]
+        for target, style, marker in ((a, "-", "o"), (b, "--" if same else "-", "s")):
             info = results["alphas"][target]
             rows = info["layers"]
             x = np.arange(len(rows))
-            line, = ax.plot(x, [r["alpha"] for r in rows], style, ms=3, label=target)
+            line, = ax.plot(x, [r["alpha"] for r in rows], ls=style, marker=marker, ms=3, color=colour(info["network"]),
+                            mfc="none" if target == b and same else None, label=target)
             g = _seed_group(info, seeds or [])
             if g is not None and len(g["alpha"]) == len(rows):
                 mean, sd = _band(g)
@@ -235,10 +257,11 @@ def fig_seeds(results: dict, groups: dict, path: Path) -> str:
     """Per-layer alpha of each seed of a group: the spread a single run hides."""
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False, sharey=True)
     for ax, (group, runs) in zip(axes.flat, groups.items(), strict=False):
-        for run in runs:
+        for k, run in enumerate(runs):
             if run in results["alphas"]:
                 rows = results["alphas"][run]["layers"]
-                ax.plot(range(len(rows)), [r["alpha"] for r in rows], "-o", ms=2.5, lw=1, label=run)
+                ax.plot(range(len(rows)), [r["alpha"] for r in rows], ls=STYLES[k % len(STYLES)], marker="o", ms=2.5,
+                        lw=1, color=colour(results["alphas"][run]["network"]), label=run)
                 _layer_ticks(ax, rows)
         ax.set_title(group)
         _log_alpha_axis(ax)
@@ -299,7 +322,7 @@ def fig_fidelity(fidelity: list[dict], path: Path, markers: dict[str, str], cols
         low = np.array([r["original"][0] for r in f["rows"]])
         high = np.array([r["original"][1] for r in f["rows"]])
         ax.bar(x, np.maximum(high - low, 0.0004), bottom=low, width=0.7, color="#bbbbbb", label="original (interval)")
-        color = RESNET if f["target"].startswith("resnet") else PLAIN
+        color = colour(f["network"])
         if any(r["sd"] is not None for r in f["rows"]):
             mean = np.array([r["value"] for r in f["rows"]])
             sd = np.array([r["sd"] or 0.0 for r in f["rows"]])
@@ -341,7 +364,7 @@ def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
     for target in targets:
         info = results["alphas"][target]
         rows = info["layers"]
-        ax.plot(range(len(rows)), [r["r2"] for r in rows], "-o", ms=3, lw=1, color=_color(info["network"]),
+        ax.plot(range(len(rows)), [r["r2"] for r in rows], "-o", ms=3, lw=1, color=colour(info["network"]),
                 label=target)
     longest = max((results["alphas"][t]["layers"] for t in targets), key=len)
     ax.set_xticks(range(len(longest)), [short_layer(r["layer"]) for r in longest], rotation=90, fontsize=MIN_FONT)

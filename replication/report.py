@@ -180,6 +180,7 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
     """Every figure of the report, drawn into `folder`: figure key -> path relative to the report, and
     figure key -> the (stage, result file) pairs it is drawn from."""
     figs = _Figures(params, folder)
+    figures.NETWORKS = tuple(params.networks)  # one colour per network, the same in every figure
     _draw_runs_and_alphas(figs, params, results, orig, seeds)
     _draw_fidelity(figs, params, fidelity)
     return figs.paths, figs.sources

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
+from conftest import ROOT
+
+from replication import config as cfg
 from replication import report
 
 
@@ -55,3 +58,13 @@ def test_alpha_table_rows_follow_the_deepest_network_and_keep_extra_layers():
     assert table["targets"] == ["short", "deep", "odd"]
     assert table["layers"] == ["input", "conv1", "conv2", "avpool", "fc1", "conv9"]
     assert table["by_short"]["deep"]["conv2"] == 0.03 and "conv2" not in table["by_short"]["short"]
+
+
+def test_one_colour_per_network():
+    from replication import figures
+
+    networks = tuple(cfg.load(ROOT / "params.yaml").networks)
+    colours = {n: figures._color(n, networks) for n in networks}
+    assert len(set(colours.values())) == len(networks)  # no two networks share a colour
+    assert colours["resnet12"] == figures.RESNET and colours["plain12"] == figures.PLAIN
+    assert figures._color("plain12", networks[:3]) == colours["plain12"]  # the base networks keep theirs
