@@ -71,7 +71,8 @@ def environment() -> jinja2.Environment:
 def compact_sources(made: list[tuple[str, str]], most: int = 12) -> dict:
     """A figure's (stage, result file) pairs for its caption: a stage group with more than `most` members
     is named once (`mislabel_seeds@*, 40 stages`, linked to their common folder) and rebuilt by its group
-    name, which `dvc repro` accepts; fewer are listed one by one."""
+    name, which `dvc repro` accepts; fewer are listed one by one. `summary`: one short line for print
+    (each group once, with its count)."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for stage, path in made:
         groups.setdefault(stage.split("@")[0], []).append((stage, path))
@@ -84,7 +85,9 @@ def compact_sources(made: list[tuple[str, str]], most: int = 12) -> dict:
         else:
             links += members
             command += [stage for stage, _ in members]
-    return {"links": links, "command": " ".join(command)}
+    summary = ", ".join(members[0][0] if len(members) == 1 else f"{group}@* ({len(members)})"
+                        for group, members in groups.items())
+    return {"links": links, "command": " ".join(command), "summary": summary}
 
 
 def pinned_versions(constraints: Path) -> dict[str, str]:
