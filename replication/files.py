@@ -68,7 +68,13 @@ def swap_in(staging: Path, out: Path) -> None:
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
     if out.exists():
         out.replace(old / out.name)
-    staging.rename(out)
+    try:
+        staging.rename(out)
+    except OSError:
+        if (old / out.name).exists():  # put the old folder back where it was
+            (old / out.name).replace(out)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
