@@ -33,7 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("rev_b", help="git revision, DVC experiment name, or 'workspace'")
     cp.add_argument("--figure", type=Path, help="also draw alpha per layer of both into this SVG")
     cp.add_argument("--tolerance", type=float, default=0.0, help="ignore metric changes smaller than this")
+    wi = sub.add_parser("whatif", help="the stages a setting would rerun, without running them or changing a file")
+    wi.add_argument("-S", "--set-param", dest="overrides", action="append", required=True, metavar="KEY=VALUE",
+                    help="a setting in the syntax of `dvc exp run -S` (repeat for several)")
     args = parser.parse_args(argv)
+    if args.command == "whatif":
+        from replication.whatif import report
+
+        try:
+            print(report(args.overrides))
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "compare":
         from replication.compare import compare
 
