@@ -36,8 +36,8 @@ def _scratch(root: Path, folder: Path, cache: str) -> None:
 def _out_of_date(folder: Path) -> set[str]:
     from dvc.repo import Repo
 
-    with Repo(str(folder)) as repo:
-        return set(repo.status())
+    with Repo(str(folder)) as repo:  # names come as PATH/dvc.yaml:STAGE, relative to the working directory
+        return {name.rsplit("dvc.yaml:", 1)[-1] for name in repo.status()}
 
 
 def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) -> tuple[list[str], list[str]]:

@@ -101,3 +101,17 @@ def test_broken_files_are_named_before_dvc_reads_them(tmp_path, monkeypatch):
 def test_tolerance_hides_tiny_moves():
     rows = compare.differences({"a": 1.0, "b": 2.0, "c": "x"}, {"a": 1.0 + 1e-9, "b": 2.5, "c": "x"}, tolerance=1e-6)
     assert rows == [("b", 2.0, 2.5)]
+
+
+@pytest.mark.slow
+def test_whatif_names_the_stages_a_setting_would_rerun_and_changes_nothing(repo):
+    from replication.whatif import what_if
+
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".dvc/tmp" not in str(p)}
+    other = "as_reported" if "preset: corrected" in (repo / "params.yaml").read_text() else "corrected"
+    assert what_if([f"smoothness.preset={other}"], repo, check=False) == (["metrics"], [])
+    assert what_if(["+report.title=X"], repo, check=False) == ([], [])  # no stage reads it
+    after = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".dvc/tmp" not in str(p)}
+    assert after == before
+    with pytest.raises(UserError, match="-S"):
+        what_if(["smoothness.preset"], repo, check=False)

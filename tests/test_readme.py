@@ -25,7 +25,8 @@ SKIPPED = {
     "dvc queue start": "runs a queued experiment: hours of forests",
     "make test": "this suite",
 }
-NEEDS_DATA = ("dvc ", "git checkout", "python -m replication.data", "python -m replication compare")
+NEEDS_DATA = ("dvc ", "git checkout", "python -m replication.data", "python -m replication compare",
+              "python -m replication whatif")
 
 
 def readme_commands() -> list[str]:
@@ -93,6 +94,8 @@ def test_the_first_hour_on_the_committed_results(clone):
         assert out.returncode == 0, f"{cmd}\n{out.stdout[-1000:]}\n{out.stderr[-2000:]}"
         if cmd.startswith("python -m replication compare"):
             assert "| My replication |" in out.stdout and "## Verdicts that changed (0)" in out.stdout
+        if cmd.startswith("python -m replication whatif"):
+            assert "smoothness_input@corrected_empirical" in out.stdout and "smoothness_check@plain6" in out.stdout
     assert shell("git status --porcelain", clone).stdout.strip() == ""
     queued = shell("dvc queue status", clone).stdout
     assert "Queued" in queued
