@@ -374,13 +374,15 @@ def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
     curves = []
     if preset in results["inputs"]:
         row = results["inputs"][preset]["row"]
-        curves.append(("input", row["curve"], row))
+        curves.append(("input", row["curve"], row, ORIGINAL))  # the images: no network's colour
     for target in targets:
         info = results["alphas"][target]
-        curves.append((f"{target} {info['layers'][-1]['layer']}", info["last_layer_curve"], info["layers"][-1]))
-    for label, curve, row in curves:
+        curves.append((f"{target} {info['layers'][-1]['layer']}", info["last_layer_curve"], info["layers"][-1],
+                       colour(info["network"])))
+    for label, curve, row, color in curves:
         x = np.asarray(curve["x"], dtype=float)
-        line, = ax2.loglog(x, curve["error"], "o", ms=2, label=f"{label}: alpha {row['alpha']:.4f}, R² {row['r2']:.2f}")
+        line, = ax2.loglog(x, curve["error"], "o", ms=2, color=color,
+                           label=f"{label}: alpha {row['alpha']:.4f}, R² {row['r2']:.2f}")
         ax2.loglog(x, np.exp(row["intercept"]) * x ** (-row["alpha"]), "-", lw=0.9, color=line.get_color())
     ax2.set_xlabel("M + x_offset (number of wavelets)")
     ax2.set_ylabel("error (log)")

@@ -197,7 +197,8 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: dict, ori
     main_targets = [t for t in params.report.main_targets if t in targets] or targets[:4]
     other_targets = [t for t in analysed_targets(params) if t not in main_targets]
     trained, smoothed, draw = figs.trained, figs.smoothed, figs.draw
-    draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, orig_curves=orig["curves"])
+    draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, cols=5,
+         orig_curves=orig["curves"])
     draw("alpha_main", smoothed(main_targets), figures.fig_alpha_dots, results, main_targets, seeds=seeds)
     draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs,
          results["architectures"]["classes"])
