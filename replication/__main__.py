@@ -19,7 +19,7 @@ from replication.nets import describe
 from replication.originals import originals
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m replication")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("describe", help="layers, shapes, probes and parameter counts per network")
@@ -36,57 +36,53 @@ def main(argv: list[str] | None = None) -> int:
     wi = sub.add_parser("whatif", help="the stages a setting would rerun, without running them or changing a file")
     wi.add_argument("-S", "--set-param", dest="overrides", action="append", required=True, metavar="KEY=VALUE",
                     help="a setting in the syntax of `dvc exp run -S` (repeat for several)")
-    args = parser.parse_args(argv)
-    if args.command == "whatif":
-        from replication.whatif import report
+    return parser
 
-        try:
-            print(report(args.overrides))
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "compare":
-        from replication.compare import compare
 
-        try:
-            print(compare(args.rev_a, args.rev_b, args.figure, args.tolerance))
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "status":
-        try:
-            params = cfg.load(args.params)
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        try:
-            print(status(params))
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        return 0
-
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = {"describe": _describe, "status": _status, "compare": _compare, "whatif": _whatif}[args.command]
     try:
-        params = cfg.load(args.params)
-        names = args.networks or list(params.networks)
-        out = {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
-               for name in names}
+        print(command(args), end="")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _whatif(args: argparse.Namespace) -> str:
+    from replication.whatif import report
+
+    return report(args.overrides) + "\n"
+
+
+def _compare(args: argparse.Namespace) -> str:
+    from replication.compare import compare
+
+    return compare(args.rev_a, args.rev_b, args.figure, args.tolerance) + "\n"
+
+
+def _status(args: argparse.Namespace) -> str:
+    return status(cfg.load(args.params)) + "\n"
+
+
+def _describe(args: argparse.Namespace) -> str:
+    params = cfg.load(args.params)
+    names = args.networks or list(params.networks)
+    out = {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
+           for name in names}
     if args.json:
-        sys.stdout.write(dumps_json(out))
-        return 0
+        return dumps_json(out)
+    lines = []
     for name, info in out.items():
-        print(f"{name} ({info['title']}): {info['params']:,} parameters, {info['activation']}, lr {info['lr']:g}")
+        lines.append(f"{name} ({info['title']}): {info['params']:,} parameters, {info['activation']}, "
+                     f"lr {info['lr']:g}")
         for layer in info["layers"]:
             shape = "x".join(map(str, layer["out_shape"]))
             probes = ", ".join(f"{p['name']} ({p['dim']})" for p in layer["probes"])
-            print(f"  {layer['spec']:<34} -> {shape:<9} {layer['params']:>7,} params   {probes}")
-        print()
-    return 0
+            lines.append(f"  {layer['spec']:<34} -> {shape:<9} {layer['params']:>7,} params   {probes}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
 
 
 def status(params: cfg.Params, root: Path = Path(".")) -> str:

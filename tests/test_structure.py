@@ -125,3 +125,16 @@ def test_the_report_imports_no_torch():
 @pytest.mark.parametrize("stage", ["smoothness", "last_layer", "mislabel"])
 def test_forest_stages_do_not_depend_on_the_training_loop(stage):
     assert {"training", "stopping"} & closure(stage) == set()
+
+
+@pytest.mark.parametrize("module", modules())
+def test_functions_are_short(module):
+    """No function a reader cannot hold: 60 lines at most, docstring included."""
+    import ast
+
+    from structure import PACKAGE
+
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 60]
+    assert long == []
