@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         raise cfg.ConfigError(f"{args.params}: preset {args.preset!r} is none of smoothness.preset, "
                               f"smoothness.check_preset, smoothness.original.preset ({', '.join(sm.presets)})")
     est = estimator(args.preset, sm.overrides)
+    wavelets.default_jobs()  # a malformed $REPLICATION_JOBS is named here, before any work
     cluster.connect()  # a named scheduler that cannot be reached stops the stage here, before any work
     if args.input:
         run_input(params, args.preset, est)
@@ -58,13 +59,23 @@ def run_input(params: cfg.Params, preset: str, est: Estimator) -> None:
 
 
 def run_target(params: cfg.Params, preset: str, name: str, est: Estimator, params_file: str = "params.yaml") -> None:
-    """Stage smoothness@NAME (or the preset's other family): every layer of one target, resumable by layer."""
+    """Stage smoothness@NAME (or the preset's other family): every layer of one target, resumable by layer. The
+    stage's lock is taken before any work, so a second run (or a lock that is a link) stops at once."""
     sm = params.smoothness
     targets = sm.targets_of(preset)
     if name not in targets:
         raise cfg.ConfigError(f"{params_file}: {name!r} is not a target of preset {preset!r} "
                               f"(its targets: {', '.join(targets) or 'none'})")
-    target = targets[name]
+    label = f"{preset}-{name}"
+    state = layout.resume_file("smoothness", label, ".json")
+    with exclusive(state.with_name(state.name + ".lock"), sm.stage(preset, name)):
+        _layers(params, preset, name, est, state, label)
+
+
+def _layers(params: cfg.Params, preset: str, name: str, est: Estimator, state, label: str) -> None:
+    """run_target's work, under the stage's lock."""
+    sm = params.smoothness
+    target = sm.targets_of(preset)[name]
     shared = layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}")
     device = runtime.setup(params.base)
     model = checkpoint.trained_network(params, target.run, target.weights, device)
@@ -75,13 +86,10 @@ def run_target(params: cfg.Params, preset: str, name: str, est: Estimator, param
                               f"samples: run `dvc repro smoothness_input@{preset}` first")
 
     key = resume_key(est.model_dump(), params.data.model_dump(), sm.limit_samples, weights_md5)
-    label = f"{preset}-{name}"
-    state = layout.resume_file("smoothness", label, ".json")
-    with exclusive(state.with_name(state.name + ".lock"), sm.stage(preset, name)):
-        resume = LayerCheckpoint(state, key, label)
-        started = time.perf_counter()
-        rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(),
-                            {**resume.done, "input": shared["row"]}, resume.save, name=label)
+    resume = LayerCheckpoint(state, key, label)
+    started = time.perf_counter()
+    rows = layer_alphas(model, images, labels, est, wavelets.default_jobs(),
+                        {**resume.done, "input": shared["row"]}, resume.save, name=label)
     write_json(layout.alphas_json(preset, name), {
         "target": name, "run": target.run, "weights": target.weights,
         "network": params.run_config(target.run).network, "preset": preset, "estimator": est.model_dump(),
