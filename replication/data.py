@@ -21,6 +21,7 @@ tell it is dead because it holds the lock.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import shutil
@@ -112,7 +113,7 @@ def write_canonical(splits: dict[str, Split], root: Path, expected: str | None =
                 (tmp / f"{name}_filenames.txt").write_text("".join(f"{n}\n" for n in split.filenames))
             (tmp / "classes.json").write_text(dumps_json({"classes": list(CLASSES)}))
         except OSError as err:
-            if err.errno in (28, 122):  # ENOSPC, EDQUOT
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DataError(str(disk_full(root)).replace("the old file", f"{root}/")) from None
             raise
         got = dvc_dir_hash(tmp) if expected else None

@@ -24,6 +24,7 @@ from replication.errors import MissingResult, UserError
 from replication.files import open_regular
 
 BATCH_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+BATCH_NAMES = ("batches.meta", *BATCH_FILES["train"], *BATCH_FILES["test"])  # every file of the python layout
 # Bounds checked before the work: an official batch is 31 MB, the archive 178 MB unpacked, an image 32x32.
 MAX_BATCH_BYTES = 64 << 20
 MAX_ARCHIVE_BYTES = 512 << 20  # sum of the member sizes the archive declares, read from the headers
@@ -94,7 +95,7 @@ def _unpickle(path: Path, content: bytes | None = None) -> dict:
             with open_regular(path, "a CIFAR-10 batch", MAX_BATCH_BYTES) as f:
                 content = f.read()
         except MissingResult:
-            raise DataError(f"{path}: missing; a cifar-10-batches-py folder has {_all_batch_names()}") from None
+            raise DataError(f"{path}: missing; a cifar-10-batches-py folder has {', '.join(BATCH_NAMES)}") from None
         except UserError as err:
             raise DataError(str(err)) from None
     try:
@@ -109,10 +110,6 @@ def _unpickle(path: Path, content: bytes | None = None) -> dict:
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected a pickled dict, got {type(raw).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in raw.items()}
-
-
-def _all_batch_names() -> str:
-    return ", ".join(["batches.meta", *BATCH_FILES["train"], *BATCH_FILES["test"]])
 
 
 def read_batches_folder(folder: Path, contents: dict[str, bytes] | None = None) -> dict[str, Split]:
@@ -143,17 +140,8 @@ def read_batches_folder(folder: Path, contents: dict[str, bytes] | None = None) 
                     f"{path}: 'data' has shape {data.shape} and dtype {data.dtype}; "
                     "expected (rows, 3072) uint8"
                 )
-            if len(batch["labels"]) != data.shape[0] or len(batch["filenames"]) != data.shape[0]:
-                raise DataError(
-                    f"{path}: {data.shape[0]} images but {len(batch['labels'])} labels and "
-                    f"{len(batch['filenames'])} file names"
-                )
-            raw_labels = np.asarray(batch["labels"])
-            if raw_labels.ndim != 1 or not np.issubdtype(raw_labels.dtype, np.integer):
-                raise DataError(f"{path}: 'labels' must be a list of integer class indices, got "
-                                f"{raw_labels.dtype} values such as {raw_labels.ravel()[:3].tolist()}")
-            images.append(data.reshape(-1, 3, 32, 32))
-            labels.append(raw_labels.astype(np.int64))
+            images.append(data.reshape(-1, 3, 32, 32))  # _check_batch_types: one integer label per row
+            labels.append(np.asarray(batch["labels"], dtype=np.int64))
             filenames += [f.decode(errors="replace") if isinstance(f, bytes) else f for f in batch["filenames"]]
         splits[split] = Split(np.concatenate(images), np.concatenate(labels), tuple(filenames))
     return splits
@@ -180,8 +168,6 @@ def _check_batch_types(path: Path, batch: dict) -> None:
 
 def read_png_tree(folder: Path) -> dict[str, Split]:
     """Read train/<class>/*.png and test/<class>/*.png (8-bit RGB, 32x32)."""
-    from PIL import Image
-
     folder = Path(folder)
     splits = {}
     for split in SPLITS:
@@ -194,7 +180,7 @@ def read_png_tree(folder: Path) -> dict[str, Split]:
                     f"each of {', '.join(CLASSES)}"
                 )
             for png in sorted(p for p in class_dir.iterdir() if p.suffix.lower() == ".png"):
-                images.append(read_png(png, Image))
+                images.append(read_png(png))
                 labels.append(label)
                 filenames.append(png.name)
         if not images:
@@ -203,7 +189,7 @@ def read_png_tree(folder: Path) -> dict[str, Split]:
     return splits
 
 
-def read_png(png: Path, image_module) -> np.ndarray:
+def read_png(png: Path) -> np.ndarray:
     """One 8-bit RGB 32x32 PNG as a 3 x 32 x 32 uint8 array; the header (signature, size, bit depth, colour
     type) is checked before any pixel is decoded, so a huge, 16-bit or disguised image is refused unread."""
     if CONTROL.search(png.name):
@@ -220,8 +206,10 @@ def read_png(png: Path, image_module) -> np.ndarray:
         kinds = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}
         raise DataError(f"{png}: image is {depth}-bit {kinds.get(colour, 'unknown')} {width}x{height}; expected "
                         "8-bit RGB 32x32")
+    from PIL import Image
+
     try:
-        with image_module.open(io.BytesIO(content), formats=["PNG"]) as img:
+        with Image.open(io.BytesIO(content), formats=["PNG"]) as img:
             array = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
     except Exception as err:
         raise DataError(f"{png}: not a readable PNG ({' '.join(str(err).split())[:120]})") from None
@@ -233,7 +221,7 @@ def read_archive(path: Path) -> dict[str, Split]:
     files are read, each within MAX_BATCH_BYTES, and nothing is written to disk; an archive that declares
     more than MAX_ARCHIVE_BYTES is refused before its members are unpacked."""
     path = Path(path)
-    wanted = {"batches.meta", *BATCH_FILES["train"], *BATCH_FILES["test"]}
+    wanted = set(BATCH_NAMES)
     contents: dict[str, bytes] = {}
     folders = set()
     total = 0
@@ -258,6 +246,10 @@ def read_archive(path: Path) -> dict[str, Split]:
         raise DataError(f"{path}: not a readable tar archive ({' '.join(str(err).split())[:120]})") from None
     if "batches.meta" not in contents or len(folders) != 1:
         raise DataError(f"{path}: expected one cifar-10-batches-py folder inside, found {len(folders)}")
+    missing = [name for name in BATCH_NAMES if name not in contents]
+    if missing:  # named here: read_batches_folder would look for it on disk, inside the archive's path
+        raise DataError(f"{path}: the archive has no {missing[0]}; a cifar-10-batches-py folder has "
+                        f"{', '.join(BATCH_NAMES)}")
     return read_batches_folder(path / folders.pop(), contents)
 
 

@@ -428,3 +428,14 @@ def test_a_full_disk_is_named_and_leaves_nothing_half_written(tmp_path, monkeypa
         files.write_json(path, {"new": 2})
     assert "result.json" in one_line(err)
     assert [p.name for p in path.parent.iterdir()] == ["result.json"] and files.read_json(path) == {"old": 1}
+
+
+def test_an_archive_without_a_batch_names_it(tmp_path, splits):
+    folder = write_batches_folder(splits, tmp_path / "staging" / "cifar-10-batches-py")
+    (folder / "data_batch_3").unlink()
+    archive = tmp_path / "short.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    with pytest.raises(cifar.DataError, match="the archive has no data_batch_3") as err:
+        cifar.fetch(archive, tmp_path / "data", full=False)
+    one_line(err)
