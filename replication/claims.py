@@ -5,19 +5,23 @@ on hand-made results. Each claim is declared once, in CLAIMS near the end: its i
 words, the function that measures it, the number the metrics keep, whether it rests on alphas, and
 its noise unit; the report writes its evidence with the macro of report_templates/claims.html named by
 the claim. Which networks each claim uses comes from params: `report.converge`, `report.pruned`,
-`report.seed_groups`, `overfit`, `mislabel` and `smoothness.targets`.
+`runs` (seed groups: Params.seed_groups), `overfit`, `mislabel` and `smoothness.targets`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import spearmanr
 
 from replication import config as cfg
-from replication.seed_groups import analysed_targets, by_first_run, in_sds, mean_sd, seed_table
+from replication.seed_groups import SeedGroup, analysed_targets, by_first_run, in_sds, mean_sd, seed_table
+
+if TYPE_CHECKING:  # annotations only (see seed_groups)
+    from replication.results import Results
 
 NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is larger than this many seed sds
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
@@ -40,49 +44,48 @@ def descending(values: dict[str, float]) -> list[str]:
     return sorted(values, key=values.get, reverse=True)
 
 
-def _group_of(run: str, seeds: list[dict]) -> dict | None:
-    return next((g for g in seeds if g["runs"][0] == run), None)
+def _group_of(run: str, seeds: list[SeedGroup]) -> SeedGroup | None:
+    return next((g for g in seeds if g.runs[0] == run), None)
 
 
 # --------------------------------------------------------------------------- the claims
 
 
-def converges_faster(params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> dict | None:
+def converges_faster(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup]) -> dict | None:
     """The first run of report.converge is restored at an earlier epoch than the second."""
     first, second = params.report.converge
-    m = {k: v["metrics"] for k, v in results["runs"].items()}
-    if first not in m or second not in m:
+    if first not in results.runs.index or second not in results.runs.index:
         return None
-    a, b = m[first]["restored_epoch"], m[second]["restored_epoch"]
+    a, b = (int(results.runs.restored_epoch[r]) for r in (first, second))
     ga, gb = _group_of(first, seeds), _group_of(second, seeds)
     verdict = HOLDS if a < b else FAILS
     sds = None
-    if ga and gb and len(ga["runs"]) >= 2 and len(gb["runs"]) >= 2:  # judge the seed means, not one run each
-        gap = gb["epoch"][0] - ga["epoch"][0]
-        sds = in_sds(gap, max(ga["epoch"][1], gb["epoch"][1]))
+    if ga and gb and len(ga.runs) >= 2 and len(gb.runs) >= 2:  # judge the seed means, not one run each
+        gap = gb.epoch.mean - ga.epoch.mean
+        sds = in_sds(gap, max(ga.epoch.sd, gb.epoch.sd))
         verdict = noise_verdict(gap, sds)
     return {"id": "resnet_converges_faster", "verdict": verdict, "networks": [first, second], "sds": sds,
             "k": NOISE_SDS,
             "epochs": [a, b],
             "original_epochs": [orig["runs"].get(r, {}).get("restored_epoch") for r in (first, second)],
-            "seed_epochs": [ga["epoch"], gb["epoch"]] if ga and gb else None}
+            "seed_epochs": [ga.epoch, gb.epoch] if ga and gb else None}
 
 
-def fc1_tracks_accuracy(params: cfg.Params, results: dict) -> dict | None:
+def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
     """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots."""
     analysed = analysed_targets(params)
     runs = {params.target_config(t).run for t in analysed}
     snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
-    ranked = [t for t in analysed + snapshots if t in results["alphas"]]
+    last = results.fc1()
+    ranked = [t for t in analysed + snapshots if t in last]
     if len(ranked) < 3:
         return None
 
     def accuracy(target: str) -> float:
         tc = params.target_config(target)
-        metrics = results["runs"][tc.run]["metrics"]
-        return metrics["snapshot"]["test_accuracy"] if tc.weights == "snapshot" else metrics["test_accuracy"]
+        return results.runs.loc[tc.run, "snapshot_accuracy" if tc.weights == "snapshot" else "test_accuracy"]
 
-    fc1 = {t: results["alphas"][t]["layers"][-1]["alpha"] for t in ranked}
+    fc1 = {t: last[t] for t in ranked}
     acc = {t: accuracy(t) for t in ranked}
     rho = spearman(fc1, acc)
     verdict = INCONCLUSIVE if len(ranked) < 4 else HOLDS if rho > 0.5 else FAILS
@@ -91,33 +94,31 @@ def fc1_tracks_accuracy(params: cfg.Params, results: dict) -> dict | None:
             "snapshot_epoch": params.train.snapshot_epoch}
 
 
-def rises_at_fc1(params: cfg.Params, results: dict) -> dict | None:
+def rises_at_fc1(params: cfg.Params, results: Results) -> dict | None:
     """The last layer has the largest alpha, more than 1.5 times any earlier layer."""
-    analysed = [t for t in analysed_targets(params) if t in results["alphas"]]
+    analysed = [t for t in analysed_targets(params) if results.has(t)]
     if not analysed:
         return None
     jumps = []
     for t in analysed:
-        values = [r["alpha"] for r in results["alphas"][t]["layers"]]
+        values = results.alpha(t)
         jumps.append(values[-1] == max(values) and values[-1] > 1.5 * max(values[:-1]))
     return {"id": "alpha_rises_abruptly_at_fc1", "verdict": HOLDS if all(jumps) else FAILS, "networks": analysed,
             "count": sum(jumps), "of": len(jumps), "factor": 1.5}
 
 
-def mislabel_lowers(params: cfg.Params, results: dict) -> dict | None:
+def mislabel_lowers(params: cfg.Params, results: Results) -> dict | None:
     """The last layer's alpha falls monotonically as labels are shuffled, by more than the noise: the
     shuffle-and-forest sd at each rate and, where other training seeds were studied, the sd of the
     training seeds' means (under the first of mislabel.presets that results hold). A monotone fall
     smaller than NOISE_SDS times that noise is within noise."""
-    preset = next((p for p in params.mislabel.presets if p in results["mislabel"]), None)
-    if preset is None:
+    preset = next((p for p in params.mislabel.presets if p in set(results.mislabel.preset)), None)
+    by_run = results.mislabel_runs(preset) if preset else {}
+    if params.mislabel.run not in by_run:
         return None
-    means = [r["alpha_mean"] for r in results["mislabel"][preset]]
-    sds = [r["alpha_std"] for r in results["mislabel"][preset]]
-    run_means = {params.mislabel.run: means}
-    for run, by_preset in results.get("mislabel_seeds", {}).items():
-        if preset in by_preset:
-            run_means[run] = [r["alpha_mean"] for r in by_preset[preset]]
+    means = [r["alpha_mean"] for r in by_run[params.mislabel.run]]
+    sds = [r["alpha_std"] for r in by_run[params.mislabel.run]]
+    run_means = {run: [r["alpha_mean"] for r in rows] for run, rows in by_run.items()}
     train_sd = [mean_sd([m[i] for m in run_means.values()])[1] for i in range(len(means))]
 
     def falls(values: list[float]) -> bool:
@@ -134,21 +135,19 @@ def mislabel_lowers(params: cfg.Params, results: dict) -> dict | None:
             "runs_monotone": sum(falls(m) for m in run_means.values())}
 
 
-def mislabel_spread(params: cfg.Params, results: dict) -> dict[str, list[dict]]:
-    """Per preset and rate: the mean fc1 alpha over training seeds (mislabel.run and mislabel.seed_runs),
-    their sd, and the mean shuffle-and-forest sd within one network: which of the two moves alpha more.
-    {} when no other training seed was studied."""
-    seeded = results.get("mislabel_seeds", {})
-    if not seeded:
+def mislabel_spread(params: cfg.Params, results: Results) -> dict[str, list[dict]]:
+    """Per preset and rate: the mean fc1 alpha over training seeds (mislabel.runs), their sd, and the mean
+    shuffle-and-forest sd within one network: which of the two moves alpha more. {} when no other training
+    seed was studied."""
+    if not params.mislabel.seed_runs:
         return {}
-    out = {}
-    for preset, rows in results["mislabel"].items():
-        per_run = [rows] + [by_preset[preset] for by_preset in seeded.values() if preset in by_preset]
-        out[preset] = [{"rate": rows[i]["rate"], "runs": len(per_run),
-                        "mean": mean_sd([r[i]["alpha_mean"] for r in per_run])[0],
-                        "train_sd": mean_sd([r[i]["alpha_mean"] for r in per_run])[1],
-                        "shuffle_sd": float(np.mean([r[i]["alpha_std"] for r in per_run]))}
-                       for i in range(len(rows))]
+    stats = results.mislabel.groupby(["preset", "rate"], sort=False).agg(
+        runs=("run", "size"), mean=("alpha_mean", lambda a: mean_sd(a).mean),
+        train_sd=("alpha_mean", lambda a: mean_sd(a).sd), shuffle_sd=("alpha_std", lambda a: float(np.mean(a))))
+    out: dict[str, list[dict]] = {}
+    for (preset, rate), row in stats.iterrows():
+        out.setdefault(preset, []).append({"rate": float(rate), "runs": int(row.runs), "mean": float(row["mean"]),
+                                           "train_sd": float(row.train_sd), "shuffle_sd": float(row.shuffle_sd)})
     return out
 
 
@@ -169,14 +168,15 @@ def conv_lower(layers: list[dict]) -> dict:
     return {"conv_layers_lower": sum(row["difference"] < 0 for row in conv), "conv_layers": len(conv)}
 
 
-def overfit_pattern(results: dict) -> dict | None:
+def overfit_pattern(results: Results) -> dict | None:
     """Most conv layers of the overfitted network have a lower alpha, and its last layer a higher one.
-    The overfit stage compared the main preset's alphas; the comparison is redone from results["alphas"]
-    (None when a preset lacks one of the two networks)."""
-    o = results["overfit"]
-    if o["run"] not in results["alphas"] or o["baseline_run"] not in results["alphas"]:
+    The overfit stage compared the main preset's alphas; the comparison is redone under the results' main
+    preset (None when it lacks one of the two networks)."""
+    o = results.overfit
+    if not results.has(o["run"]) or not results.has(o["baseline_run"]):
         return None
-    layers = layer_differences(results["alphas"][o["run"]]["layers"], results["alphas"][o["baseline_run"]]["layers"])
+    rows = {t: results.layers(t)[["layer", "alpha"]].to_dict("records") for t in (o["run"], o["baseline_run"])}
+    layers = layer_differences(rows[o["run"]], rows[o["baseline_run"]])
     o = {**o, "layers": layers, **conv_lower(layers)}
     fc = o["layers"][-1]
     holds = o["conv_layers_lower"] > o["conv_layers"] / 2 and fc["difference"] > 0
@@ -186,10 +186,10 @@ def overfit_pattern(results: dict) -> dict | None:
             "accuracy": [o["test_accuracy"], o["baseline_test_accuracy"]]}
 
 
-def pruned_as_good(params: cfg.Params, results: dict, tolerance: float = 0.01) -> dict | None:
+def pruned_as_good(params: cfg.Params, results: Results, tolerance: float = 0.01) -> dict | None:
     """Each network in report.pruned is within `tolerance` of the network it was derived from, or better."""
     pairs = []
-    for target, s in results["suggestions"].items():
+    for target, s in results.suggestions.items():
         for mod in s["modified"]:
             if mod["run"] in params.report.pruned:
                 diff = mod["test_accuracy"] - s["test_accuracy"]
@@ -209,22 +209,21 @@ def _depth_rho(table: np.ndarray) -> float:
     return spearman({str(i): float(v) for i, v in enumerate(means)}, {str(i): float(i) for i in range(len(means))})
 
 
-def depth_trend(params: cfg.Params, seeds: list[dict]) -> dict | None:
+def depth_trend(params: cfg.Params, seeds: list[SeedGroup]) -> dict | None:
     """Spearman correlation of the seed-mean alpha with depth over the hidden layers (conv layers and
     avpool), with a bootstrap over seeds; a steady rise is a correlation whose 95% interval is above 0."""
-    groups = [g for g in seeds if g["n_alpha"] >= 2]
+    groups = [g for g in seeds if g.n_alpha >= 2]
     if not groups:
         return None
     rng = np.random.default_rng(params.report.bootstrap.seed)
     out = []
     for g in groups:
-        runs = [r for r in g["runs"] if r in g["per_run_alpha"]]
-        table = np.array([g["per_run_alpha"][r][1:-1] for r in runs])  # runs x hidden layers
-        boot = [_depth_rho(table[rng.integers(0, len(runs), len(runs))])
-                for _ in range(params.report.bootstrap.samples)]
+        table = g.per_run.to_numpy()[:, 1:-1]  # runs x hidden layers
+        runs = len(table)
+        boot = [_depth_rho(table[rng.integers(0, runs, runs)]) for _ in range(params.report.bootstrap.samples)]
         low, high = np.quantile(boot, [0.025, 0.975])
-        out.append({"group": g["group"], "rho": _depth_rho(table), "low": float(low), "high": float(high),
-                    "runs": len(runs), "first": float(table[:, 0].mean()), "last": float(table[:, -1].mean())})
+        out.append({"group": g.group, "rho": _depth_rho(table), "low": float(low), "high": float(high),
+                    "runs": runs, "first": float(table[:, 0].mean()), "last": float(table[:, -1].mean())})
     steady = [x for x in out if x["low"] > 0]
     return {"id": "alpha_no_steady_rise", "verdict": FAILS if steady else HOLDS, "networks": [x["group"] for x in out],
             "groups": out, "steady": [x["group"] for x in steady], "samples": params.report.bootstrap.samples}
@@ -243,14 +242,14 @@ def _fall(values: dict[str, float], spec: dict) -> float | None:
     return values[spec["above"]] - float(np.mean([values[name] for name in spec["below"]]))
 
 
-def _seed_falls(group: dict, spec: dict) -> list[float]:
+def _seed_falls(group: SeedGroup, spec: dict) -> list[float]:
     """_fall of every seed run of a seed_table group ([] when the group lacks one of the layers)."""
-    names = [short_layer(layer) for layer, _, _ in group["alpha"]]
-    falls = [_fall(dict(zip(names, alphas, strict=True)), spec) for alphas in group["per_run_alpha"].values()]
+    names = [short_layer(s.layer) for s in group.alpha]
+    falls = [_fall(dict(zip(names, alphas, strict=True)), spec) for alphas in group.per_run.itertuples(index=False)]
     return [] if None in falls else falls
 
 
-def _fall_row(params: cfg.Params, results: dict, orig: dict, target: str, spec: dict, own: dict,
+def _fall_row(params: cfg.Params, results: Results, orig: dict, target: str, spec: dict, own: dict,
               noise_groups: dict) -> dict | None:
     """One network of a layer_falls claim: its fall, the seed sd it is measured in and its verdict (None when
     a layer is missing)."""
@@ -262,15 +261,16 @@ def _fall_row(params: cfg.Params, results: dict, orig: dict, target: str, spec: 
         if not falls:
             return None
         (gap, sd), runs = mean_sd(falls), len(falls)
-        values = {short_layer(layer): mean for layer, mean, _ in group["alpha"]}
-        sd_from, borrowed = group["group"], False
+        values = {short_layer(s.layer): s.mean for s in group.alpha}
+        sd_from, borrowed = group.group, False
     else:
-        values = {short_layer(r["layer"]): r["alpha"] for r in results["alphas"][target]["layers"]}
+        rows = results.layers(target)
+        values = dict(zip(rows.layer.map(short_layer), rows.alpha, strict=True))
         gap, runs, borrowed = _fall(values, spec), 1, True
         if gap is None:
             return None
         mine = noise_groups.get(tc.run) if final else None
-        spreads = [(mean_sd(f)[1], g["group"]) for g in ([mine] if mine else noise_groups.values())
+        spreads = [(mean_sd(f).sd, g.group) for g in ([mine] if mine else noise_groups.values())
                    if len(f := _seed_falls(g, spec)) >= 2]
         sd, sd_from = max(spreads) if spreads else (None, None)
     sds = in_sds(gap, sd) if sd is not None else None
@@ -284,15 +284,15 @@ def _fall_row(params: cfg.Params, results: dict, orig: dict, target: str, spec: 
             "verdict": noise_verdict(gap, sds)}
 
 
-def layer_falls(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
-                noise_seeds: list[dict] | None = None) -> list[dict]:
+def layer_falls(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup],
+                noise_seeds: list[SeedGroup] | None = None) -> list[dict]:
     """Every claim of originals.json's layer_falls that these results can judge (see layer_fall)."""
     return [c for claim_id in orig["layer_falls"]["claims"]
             if (c := layer_fall(claim_id, params, results, orig, seeds, noise_seeds)) is not None]
 
 
-def layer_fall(claim_id: str, params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
-               noise_seeds: list[dict] | None = None) -> dict | None:
+def layer_fall(claim_id: str, params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup],
+               noise_seeds: list[SeedGroup] | None = None) -> dict | None:
     """One of the original's layer-level observations (originals.json layer_falls): per network, the mean alpha
     of the layers it saw fall (and deleted) under the alpha of the layer kept before them. The fall is the seed
     mean where the network has seeds, judged against the sd of the per-seed falls; a network with one run
@@ -303,7 +303,7 @@ def layer_fall(claim_id: str, params: cfg.Params, results: dict, orig: dict, see
     own = by_first_run(seeds)
     noise_groups = own or by_first_run(noise_seeds or [])
     by_target = orig["layer_falls"]["claims"].get(claim_id, {})
-    rows = [row for target, spec in by_target.items() if target in results["alphas"]
+    rows = [row for target, spec in by_target.items() if results.has(target)
             if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
     if not rows:
         return None
@@ -321,10 +321,10 @@ class Evidence:
     """What every claim is measured from. `noise_seeds`: the seed groups a single-run network borrows its
     noise from in layer_fall when `seeds` has none."""
     params: cfg.Params
-    results: dict
+    results: Results
     orig: dict
-    seeds: list[dict]
-    noise_seeds: list[dict] | None = None
+    seeds: list[SeedGroup]
+    noise_seeds: list[SeedGroup] | None = None
 
 
 @dataclass(frozen=True)
@@ -381,23 +381,15 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in (
 )}
 
 
-def verdicts(params: cfg.Params, results: dict, orig: dict, seeds: list[dict],
-             noise_seeds: list[dict] | None = None) -> list[dict]:
+def verdicts(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup],
+             noise_seeds: list[SeedGroup] | None = None) -> list[dict]:
     """One entry per claim of CLAIMS that this run can judge: its numbers, verdict, text and template."""
     evidence = Evidence(params, results, orig, seeds, noise_seeds)
     found = ((claim, claim.measure(evidence)) for claim in CLAIMS.values())
     return [{**c, "claim": claim.text, "template": claim.template or claim.id} for claim, c in found if c is not None]
 
 
-def under_preset(results: dict, preset: str) -> dict:
-    """The results as if `preset` were the main estimator: its alphas (the targets done so far), and the
-    mislabel study's rows under it first ({} when it was not run at that preset)."""
-    mislabel = results["mislabel"]
-    return {**results, "alphas": results["alphas_by_preset"].get(preset, {}),
-            "mislabel": {preset: mislabel[preset]} if preset in mislabel else {}}
-
-
-def verdicts_by_preset(params: cfg.Params, results: dict, orig: dict) -> dict[str, list[dict]]:
+def verdicts_by_preset(params: cfg.Params, results: Results, orig: dict) -> dict[str, list[dict]]:
     """The claims judged under every estimator preset the pipeline runs (main preset first). A claim a
     preset cannot judge yet (targets not computed, too few seeds) is left out of its list. A network with one
     run under a preset borrows its seed noise from that preset's seed groups (alphas of another preset may be
@@ -405,7 +397,7 @@ def verdicts_by_preset(params: cfg.Params, results: dict, orig: dict) -> dict[st
     layer_falls decides."""
     out, main_seeds = {}, None
     for preset in params.smoothness.presets:
-        res = under_preset(results, preset)
+        res = results.of(preset)
         seeds = seed_table(params, res)
         main_seeds = seeds if main_seeds is None else main_seeds
         out[preset] = verdicts(params, res, orig, seeds, noise_seeds=main_seeds)

@@ -80,13 +80,13 @@ class TrainConfig(Section):
 class RunConfig(Section):
     network: Name  # key into `networks`
     seed: Seed  # initialisation and batch-order seed
-    stopping: StoppingRule  # "as_coded" (original code), "patience" (report text) or "none"
-    max_epochs: Positive  # hard cap on epochs
+    stopping: StoppingRule = "as_coded"  # "as_coded" (original code), "patience" (report text) or "none"
+    max_epochs: Positive = 100  # hard cap on epochs
 
 
 class NetworkConfig(Section):
-    activation: Activation
-    lr: Annotated[float, Strict(), Field(gt=0.0)]  # Adam learning rate
+    activation: Activation = "relu"
+    lr: Annotated[float, Strict(), Field(gt=0.0)] = 1.0e-3  # Adam learning rate
     layers: tuple[Str, ...]  # layer specs, see replication/nets.py
 
 
@@ -138,14 +138,25 @@ class SmoothnessConfig(Section):
 
 
 class MislabelConfig(Section):
-    run: Name  # key into `runs`: the clean network whose representation is relabelled
+    # keys into `runs`: the clean network whose representation is relabelled (its numbers lead), then other
+    # training seeds of the same network, studied the same way (stage mislabel@RUN-PRESET-RATE)
+    runs: Annotated[tuple[Name, ...], Field(min_length=1)]
     weights: Weights
     layer: Str  # probe whose representation is studied
     rates: tuple[Fraction, ...]  # fractions of rows whose labels are shuffled
     presets: tuple[PresetName, ...]  # estimator presets run at every rate
     seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]  # shuffle + forest seeds
     retrain: tuple[Fraction, ...] = ()  # beyond the original: rates at which mislabel.run is retrained
-    seed_runs: tuple[Name, ...] = ()  # other training seeds of mislabel.run's network, studied the same way
+
+    @property
+    def run(self) -> str:
+        """The network whose numbers the study leads with (the first of `runs`)."""
+        return self.runs[0]
+
+    @property
+    def seed_runs(self) -> tuple[str, ...]:
+        """The other training seeds it is compared with."""
+        return self.runs[1:]
 
 
 class OverfitConfig(Section):
@@ -155,7 +166,15 @@ class OverfitConfig(Section):
 
 class SuggestConfig(Section):
     min_drop: Annotated[float, Strict(), Field(ge=0.0)]  # alpha falls smaller than this are not reported
-    pairs: dict[Name, tuple[Name, ...]]  # smoothness target -> runs of the networks modified from it
+    derived: dict[Name, Name]  # run of a network the report derived from a smoothness target -> that target
+
+    @property
+    def pairs(self) -> dict[str, tuple[str, ...]]:
+        """Smoothness target -> the runs derived from it, in the order `derived` lists them."""
+        out: dict[str, list[str]] = {}
+        for run, target in self.derived.items():
+            out.setdefault(target, []).append(run)
+        return {target: tuple(runs) for target, runs in out.items()}
 
 
 class BootstrapConfig(Section):
@@ -165,12 +184,11 @@ class BootstrapConfig(Section):
 
 class ReportConfig(Section):
     title: Str  # report title
-    titles: dict[Name, Str] = {}  # network -> display name (presentation only; default: the network's key)
-    seed_groups: dict[Name, tuple[Name, ...]]  # network -> runs that differ only by seed (first = the single run)
+    titles: dict[Name, Str] = {}  # network -> display name where default_title's is not the one wanted
     converge: tuple[Name, Name]  # runs whose restored epochs the "ResNet converges faster" claim compares
     pruned: tuple[Name, ...]  # modified runs the "pruned networks do as well" claim uses
     main_targets: tuple[Name, ...]  # smoothness targets of the first alpha figure
-    overlays: dict[Name, tuple[tuple[Name, Name], ...]]  # figure -> pairs of targets drawn on one axis
+    overlays: dict[Name, dict[Name, Name]]  # figure -> pairs of targets drawn on one axis (first: second)
     bootstrap: BootstrapConfig  # the seed bootstrap of the depth-trend claim
 
 
@@ -195,16 +213,40 @@ class Params(Section):
         return _lookup(self.networks, name, "networks")
 
     def network_title(self, network: str) -> str:
-        """The display name of a network (report.titles), or its key."""
-        return self.report.titles.get(network, network)
+        """The display name of a network: report.titles, else default_title."""
+        return self.report.titles.get(network) or default_title(network)
 
     def run_title(self, run: str) -> str:
         """The display name of a run's network."""
         return self.network_title(self.run_config(run).network)
 
+    @property
+    def seed_groups(self) -> dict[str, tuple[str, ...]]:
+        """Runs that differ only by their seed (same network, same stopping rule), in order of seed, keyed by
+        the first (the run shown on its own); networks trained once form no group."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for name, run in self.runs.items():
+            groups.setdefault((run.network, run.stopping), []).append(name)
+        ordered = (sorted(runs, key=lambda r: self.runs[r].seed) for runs in groups.values())
+        return {runs[0]: tuple(runs) for runs in ordered if len(runs) > 1}
+
     def target_config(self, name: str) -> TargetConfig:
         """The smoothness target called `name`."""
         return _lookup(self.smoothness.targets, name, "smoothness.targets")
+
+
+_FAMILIES = {"resnet": "ResNet", "plain": "Plain"}
+_SUFFIXES = {"tanh": "with tanh", "noavgpool": "no AvPool"}
+
+
+def default_title(network: str) -> str:
+    """A network key as the original report names it: resnet12_tanh -> 'ResNet12 with tanh', plain6_noavgpool ->
+    'Plain6 no AvPool'; a key outside that scheme is its own title."""
+    head, *tail = network.split("_")
+    family = next((f for f in _FAMILIES if head.startswith(f) and head[len(f):].isdigit()), None)
+    if family is None or any(t not in _SUFFIXES for t in tail):
+        return network
+    return " ".join([_FAMILIES[family] + head[len(family):], *(_SUFFIXES[t] for t in tail)])
 
 
 def _lookup(table: dict, name: str, where: str):
@@ -238,12 +280,13 @@ def _check_references(p: Params, source: str) -> None:
         if sm.targets.get(name) != target:
             raise ConfigError(f"{source}: smoothness.original.targets.{name} must repeat smoothness.targets.{name} "
                               "exactly (a target means the same weights under every preset)")
-    need(p.mislabel.run, p.runs, "mislabel.run", "runs")
+    first = p.mislabel.run
+    need(first, p.runs, "mislabel.runs[0]", "runs")
     for run in p.mislabel.seed_runs:
-        need(run, p.runs, "mislabel.seed_runs[]", "runs")
-        if p.runs[run].network != p.runs[p.mislabel.run].network or run == p.mislabel.run:
-            raise ConfigError(f"{source}: mislabel.seed_runs entry {run!r} must be another run of mislabel.run's "
-                              f"network ({p.runs[p.mislabel.run].network})")
+        need(run, p.runs, "mislabel.runs[]", "runs")
+        if p.runs[run].network != p.runs[first].network or p.mislabel.runs.count(run) > 1 or run == first:
+            raise ConfigError(f"{source}: mislabel.runs entry {run!r} must be another run of the first entry's "
+                              f"network ({first}: {p.runs[first].network}), named once")
     for key in ("run", "baseline"):
         name = getattr(p.overfit, key)
         target = p.smoothness.targets.get(name)
@@ -252,18 +295,15 @@ def _check_references(p: Params, source: str) -> None:
                 f"{source}: overfit.{key} {name!r} must name a run and a smoothness target of the same "
                 "name with its final weights"
             )
-    for target, runs in p.suggest.pairs.items():
-        need(target, p.smoothness.targets, "suggest.pairs key", "smoothness.targets")
-        for run in runs:
-            need(run, p.runs, f"suggest.pairs.{target}[]", "runs")
-    for group, runs in p.report.seed_groups.items():
-        for run in runs:
-            need(run, p.runs, f"report.seed_groups.{group}[]", "runs")
+    for run, target in p.suggest.derived.items():
+        need(run, p.runs, "suggest.derived key", "runs")
+        need(target, p.smoothness.targets, f"suggest.derived.{run}", "smoothness.targets")
     for network in p.report.titles:
         need(network, p.networks, "report.titles key", "networks")
     for run in (*p.report.converge, *p.report.pruned):
         need(run, p.runs, "report.converge/pruned entry", "runs")
-    for name in (*p.report.main_targets, *(t for pairs in p.report.overlays.values() for pair in pairs for t in pair)):
+    overlaid = (t for pairs in p.report.overlays.values() for pair in pairs.items() for t in pair)
+    for name in (*p.report.main_targets, *overlaid):
         need(name, p.smoothness.targets, "report.main_targets/overlays entry", "smoothness.targets")
 
 

@@ -7,41 +7,42 @@ from __future__ import annotations
 from replication import claims
 from replication import config as cfg
 from replication.estimator import estimator
-from replication.seed_groups import by_first_run, in_sds, seed_table, single_runs
+from replication.results import Results
+from replication.seed_groups import SeedGroup, Stat, by_first_run, in_sds, seed_table, single_runs
 
 
-def layer_fidelity(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], close: float = 0.005,
+def layer_fidelity(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], close: float = 0.005,
                    k: float = claims.NOISE_SDS) -> list[dict]:
     """Each reproduced layer against the original's interval: the gap (0 inside it), and the gap in
     seed sds where the network has seed runs. Uses the seed mean where seeds exist, else the single run."""
     by_first = by_first_run(seeds)
     out = []
     for target, layers in orig["per_layer"]["alpha"].items():
-        if target not in results["alphas"]:
+        if not results.has(target):
             continue
         tc = params.target_config(target)
         g = by_first.get(tc.run) if tc.weights == "final" else None
-        spread = {layer: (m, s) for layer, m, s in g["alpha"]} if g else {}
+        spread = g.layer_stats() if g else {}
         rows = []
-        for row in results["alphas"][target]["layers"]:
-            if row["layer"] not in layers:
+        for layer, alpha in zip(results.layers(target).layer, results.layers(target).alpha, strict=True):
+            if layer not in layers:
                 continue
-            low, high = layers[row["layer"]]
-            value = spread[row["layer"]][0] if row["layer"] in spread else row["alpha"]
+            low, high = layers[layer]
+            value = spread[layer].mean if layer in spread else alpha
             gap = 0.0 if low <= value <= high else (value - high if value > high else value - low)
-            sd = spread.get(row["layer"], (None, None))[1]
-            rows.append({"layer": row["layer"], "original": [low, high], "single": row["alpha"], "value": value,
+            sd = spread[layer].sd if layer in spread else None
+            rows.append({"layer": layer, "original": [low, high], "single": alpha, "value": value,
                          "sd": sd, "gap": gap, "sds": in_sds(gap, sd) if sd is not None else None})
         out.append({"target": target, "network": params.run_config(tc.run).network,
-                    "preset": results["alphas"][target].get("preset"),
-                    "seeds": len(g["runs"]) if g else 1,
+                    "preset": results.main,
+                    "seeds": len(g.runs) if g else 1,
                     "rows": rows, "close": sum(abs(r["gap"]) <= close for r in rows),
                     "within_noise": sum(r["sds"] is not None and r["sds"] <= k for r in rows),
                     "with_sd": sum(r["sd"] is not None for r in rows), "tolerance": close})
     return out
 
 
-def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float = claims.NOISE_SDS) -> list[dict]:
+def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: float = claims.NOISE_SDS) -> list[dict]:
     """layer_fidelity under the main preset, each network carrying the same comparison under the other presets
     that reached it and measure the original's quantity, the slope of the same error (`presets`: preset -> rows,
     close, within_noise). A preset without seed runs of a network (the costly one) is measured in the main
@@ -52,7 +53,7 @@ def fidelity_by_preset(params: cfg.Params, results: dict, orig: dict, k: float =
     for preset in others:
         if estimator(preset).error != quantity:  # e.g. corrected: the slope of the L2 error, about half the original's
             continue
-        res = claims.under_preset(results, preset)
+        res = results.of(preset)
         theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, seed_table(params, res), k=k)}
         for f in main:
             other = theirs.get(f["target"])
@@ -73,83 +74,85 @@ def original_reached(params: cfg.Params, fidelity: list[dict]) -> list[dict]:
     return [f for f in fidelity if params.smoothness.original.preset in f.get("presets", {})]
 
 
-def noise(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], k: float = claims.NOISE_SDS) -> dict | None:
+def noise(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup],
+          k: float = claims.NOISE_SDS) -> dict | None:
     """Differences of this run in units of the seed sd: between networks, against the original, between layers.
 
     With three seeds an sd is a rough estimate; the threshold is k times it, and the ratios are kept
     so a reader can apply a stricter one. None when no group has two seeds.
     """
-    groups = [g for g in seeds if len(g["runs"]) >= 2]
+    groups = [g for g in seeds if len(g.runs) >= 2]
     if not groups:
         return None
     by_run = by_first_run(groups)
     return {"k": k, "pairs": _pairs(groups), **_against_original(params, results, orig, groups, k),
             "falls": _layer_falls(params, results, by_run, k), "overfit": _overfit(params, results, by_run, k),
-            "min_runs": min(len(g["runs"]) for g in groups)}
+            "min_runs": min(len(g.runs) for g in groups)}
 
 
-def _pairs(groups: list[dict]) -> list[dict]:
+def _pairs(groups: list[SeedGroup]) -> list[dict]:
     """Every two seed groups: accuracy, restored epoch and (with two analysed seeds each) fc1 apart, in sds."""
     pairs = []
     for i, a in enumerate(groups):
         for b in groups[i + 1:]:
-            gap = a["accuracy"][0] - b["accuracy"][0]
+            gap = a.accuracy.mean - b.accuracy.mean
             pair = {"a": a, "b": b, "accuracy_gap": gap,
-                    "accuracy_sds": in_sds(gap, max(a["accuracy"][1], b["accuracy"][1])),
-                    "epoch_sds": in_sds(a["epoch"][0] - b["epoch"][0], max(a["epoch"][1], b["epoch"][1])),
+                    "accuracy_sds": in_sds(gap, max(a.accuracy.sd, b.accuracy.sd)),
+                    "epoch_sds": in_sds(a.epoch.mean - b.epoch.mean, max(a.epoch.sd, b.epoch.sd)),
                     "fc1": None}
-            if a["n_alpha"] >= 2 and b["n_alpha"] >= 2:
-                (_, am, asd), (_, bm, bsd) = a["alpha"][-1], b["alpha"][-1]
-                pair["fc1"] = {"a": (am, asd), "b": (bm, bsd), "sds": in_sds(am - bm, max(asd, bsd))}
+            if a.n_alpha >= 2 and b.n_alpha >= 2:
+                fa, fb = a.alpha[-1], b.alpha[-1]
+                pair["fc1"] = {"a": Stat(fa.mean, fa.sd), "b": Stat(fb.mean, fb.sd),
+                               "sds": in_sds(fa.mean - fb.mean, max(fa.sd, fb.sd))}
             pairs.append(pair)
     return pairs
 
 
-def _against_original(params: cfg.Params, results: dict, orig: dict, groups: list[dict], k: float) -> dict:
+def _against_original(params: cfg.Params, results: Results, orig: dict, groups: list[SeedGroup], k: float) -> dict:
     """Accuracy against the original's: seed means and epoch-5 snapshots in their sd, single runs against k
     times the largest seed spread."""
-    means = [{"group": g["group"], "gap": g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"],
-              "sds": in_sds(g["accuracy"][0] - orig["runs"][g["runs"][0]]["test_accuracy"], g["accuracy"][1])}
-             for g in groups if g["runs"][0] in orig["runs"]]
-    spread = max(g["accuracy"][1] for g in groups)
-    single = [r for r in single_runs(params) if r in orig["runs"] and r in results["runs"]]
-    gaps = {r: results["runs"][r]["metrics"]["test_accuracy"] - orig["runs"][r]["test_accuracy"] for r in single}
+    means = [{"group": g.group, "gap": g.accuracy.mean - orig["runs"][g.runs[0]]["test_accuracy"],
+              "sds": in_sds(g.accuracy.mean - orig["runs"][g.runs[0]]["test_accuracy"], g.accuracy.sd)}
+             for g in groups if g.runs[0] in orig["runs"]]
+    spread = max(g.accuracy.sd for g in groups)
+    single = [r for r in single_runs(params) if r in orig["runs"] and r in results.runs.index]
+    gaps = {r: results.runs.test_accuracy[r] - orig["runs"][r]["test_accuracy"] for r in single}
     far = [{"run": r, "gap": gap} for r, gap in gaps.items() if abs(gap) > k * spread]
     snapshots = []
     for g in groups:
-        if g["snapshot"] and g["runs"][0] in orig["snapshots"]:
-            original = orig["snapshots"][g["runs"][0]]["test_accuracy"]
-            snapshots.append({"group": g["group"], "mean": g["snapshot"][0], "original": original,
-                              "gap": g["snapshot"][0] - original, "sds": in_sds(g["snapshot"][0] - original,
-                                                                                g["snapshot"][1])})
+        if g.runs[0] in orig["snapshots"]:
+            original = orig["snapshots"][g.runs[0]]["test_accuracy"]
+            snapshots.append({"group": g.group, "mean": g.snapshot.mean, "original": original,
+                              "gap": g.snapshot.mean - original, "sds": in_sds(g.snapshot.mean - original,
+                                                                               g.snapshot.sd)})
     return {"means": means, "spread": spread, "n_single": len(single), "far": far, "snapshots": snapshots}
 
 
-def _layer_falls(params: cfg.Params, results: dict, by_run: dict[str, dict], k: float) -> list[dict]:
+def _layer_falls(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup], k: float) -> list[dict]:
     """Per analysed final network with seeds: which of the suggest stage's layer falls exceed k seed sds."""
     falls = []
-    for target, sugg in results["suggestions"].items():
+    for target, sugg in results.suggestions.items():
         g = by_run.get(params.target_config(target).run)
         if g is None or params.target_config(target).weights != "final" or not sugg["drops"]:
             continue
-        sd = {layer: s for layer, _, s in g["alpha"]}
+        sd = {s.layer: s.sd for s in g.alpha}
         big = [d["layer"] for d in sugg["drops"] if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
         falls.append({"target": target, "big": big, "of": len(sugg["drops"])})
     return falls
 
 
-def _overfit(params: cfg.Params, results: dict, by_run: dict[str, dict], k: float) -> dict | None:
+def _overfit(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup], k: float) -> dict | None:
     """The overfitted network's conv layers lower by more than k seed sds, and its fc1 difference in sds (None
     when the baseline has no seed group)."""
-    o = results["overfit"]
+    o = results.overfit
     g = by_run.get(o.get("baseline_run", params.overfit.baseline))
     if g is None:
         return None
-    sd = {layer: s for layer, _, s in g["alpha"]}
+    sd = {s.layer: s.sd for s in g.alpha}
     # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
     rows = [r for r in o["layers"]
             if r["layer"].startswith("conv") and r["difference"] is not None and r["layer"] in sd]
     fc = o["layers"][-1]
-    return {"baseline": g["runs"][0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
+    return {"baseline": g.runs[0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
             "of": len(rows), "fc1_difference": fc["difference"],
             "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}

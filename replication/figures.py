@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from replication import config as cfg  # noqa: E402
 from replication.claims import short_layer  # noqa: E402
 from replication.files import atomic_path  # noqa: E402
-from replication.seed_groups import by_first_run  # noqa: E402
+from replication.results import Results  # noqa: E402
+from replication.seed_groups import SeedGroup, by_first_run  # noqa: E402
 
 RESNET, PLAIN, ORIGINAL = "#1f5fa8", "#c8553d", "#7a7a7a"
 MIN_FONT = 6.5  # the smallest text, in figure points: a 7.2-inch figure prints at about 0.97, so 6.3 pt
@@ -59,25 +60,24 @@ def colour(network: str) -> str:
     return _color(network, NETWORKS)
 
 
-def fig_curves(params: cfg.Params, results: dict, names: list[str], path: Path, cols: int = 4,
+def fig_curves(params: cfg.Params, results: Results, names: list[str], path: Path, cols: int = 4,
                orig_curves: dict | None = None) -> str:
     """Train and validation loss per epoch, restored epoch marked, one panel per run; the original's
     read-off points as open markers where `orig_curves` has them."""
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, 1.9 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
-        h = results["runs"][name]["history"]
-        m = results["runs"][name]["metrics"]
-        epoch = [int(r["epoch"]) for r in h]
-        ax.plot(epoch, [float(r["train_loss"]) for r in h], color="#d9a400", label="train")
-        ax.plot(epoch, [float(r["val_loss"]) for r in h], color=RESNET, label="validation")
+        h = results.histories[name]
+        epoch = h.epoch.tolist()
+        ax.plot(epoch, h.train_loss.tolist(), color="#d9a400", label="train")
+        ax.plot(epoch, h.val_loss.tolist(), color=RESNET, label="validation")
         for key, color in (("train_loss", "#d9a400"), ("val_loss", RESNET)):
             points = (orig_curves or {}).get(name, {}).get(key, {})
             if points:
                 ax.plot([int(e) for e in points], list(points.values()), "o", ms=3.5, mfc="none", color=color,
                         label="original" if key == "val_loss" else None)
         if params.run_config(name).stopping != "none":
-            ax.axvline(m["restored_epoch"], color="red", ls="--", lw=1, label="restored")
+            ax.axvline(int(results.runs.restored_epoch[name]), color="red", ls="--", lw=1, label="restored")
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_ylabel("cross-entropy", fontsize=7)
@@ -107,38 +107,38 @@ def _log_alpha_axis(ax) -> None:
     ax.grid(axis="y", lw=0.3, alpha=0.5)
 
 
-def _seed_group(alphas: dict, seeds: list[dict]) -> dict | None:
-    """The seed group (seed_table) whose first run made these final-weight alphas, if it has at least
-    two analysed seeds: the band drawn around them."""
-    if alphas.get("weights", "final") != "final":
+def _seed_group(rows, seeds: list[SeedGroup]) -> SeedGroup | None:
+    """The seed group (seed_table) whose first run made these final-weight alphas (one target's rows of the
+    alphas table), if it has at least two analysed seeds: the band drawn around them."""
+    if rows.weights.iloc[0] != "final":
         return None
-    return by_first_run(seeds).get(alphas["run"])
+    return by_first_run(seeds).get(rows.run.iloc[0])
 
 
-def _band(group: dict) -> tuple[np.ndarray, np.ndarray]:
+def _band(group: SeedGroup) -> tuple[np.ndarray, np.ndarray]:
     """A seed group's per-layer alpha mean and sd."""
-    return np.array([m for _, m, _ in group["alpha"]]), np.array([s for _, _, s in group["alpha"]])
+    return np.array([s.mean for s in group.alpha]), np.array([s.sd for s in group.alpha])
 
 
-def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[dict]) -> str:
+def fig_alpha_dots(results: Results, targets: list[str], path: Path, seeds: list[SeedGroup]) -> str:
     """Per-layer alpha as dots on a line, one panel per smoothness target, one log y-axis for all; where
     the target's run has seed runs, their mean +- 1 sd as a band with error bars (values: the tables)."""
     cols = 2
     rows = math.ceil(len(targets) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, 2.6 * rows), squeeze=False, sharey=True)
     for ax, target in zip(axes.flat, targets, strict=False):
-        a = results["alphas"][target]
-        x = np.arange(len(a["layers"]))
-        color = colour(a["network"])
+        a = results.layers(target)
+        x = np.arange(len(a))
+        color = colour(results.network(target))
         g = _seed_group(a, seeds)
         if g is not None:
             mean, sd = _band(g)
             ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0,
-                            label=f"mean ± 1 sd over {g['n_alpha']} seeds")
+                            label=f"mean ± 1 sd over {g.n_alpha} seeds")
             ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor=color, elinewidth=0.8, capsize=1.5)
         label = f"{target} (this seed)" if g is not None else target
-        ax.plot(x, [r["alpha"] for r in a["layers"]], "-o", ms=3.5, lw=1, color=color, label=label)
-        ax.set_xticks(x, [r["layer"] for r in a["layers"]], rotation=90, fontsize=MIN_FONT)
+        ax.plot(x, a.alpha.tolist(), "-o", ms=3.5, lw=1, color=color, label=label)
+        ax.set_xticks(x, a.layer.tolist(), rotation=90, fontsize=MIN_FONT)
         _log_alpha_axis(ax)
         ax.set_title(target, fontsize=8)
         ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
@@ -150,30 +150,30 @@ def fig_alpha_dots(results: dict, targets: list[str], path: Path, seeds: list[di
     return _save(fig, path)
 
 
-def _layer_ticks(ax, rows: list[dict]) -> None:
-    ax.set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=90, fontsize=MIN_FONT)
+def _layer_ticks(ax, layers: list[str]) -> None:
+    ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=MIN_FONT)
 
 
-def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: list[dict] | None = None) -> str:
+def fig_overlay(results: Results, pairs: list[tuple[str, str]], path: Path,
+                seeds: list[SeedGroup] | None = None) -> str:
     """Two targets' per-layer alphas as lines on a shared layer axis (names without their suffixes), one
     panel per pair, one log y-axis; seed mean +- 1 sd bands where a target's run has seed runs."""
     fig, axes = plt.subplots(1, len(pairs), figsize=(7.2, 2.8), squeeze=False, sharey=True)
     for ax, (a, b) in zip(axes.flat, pairs, strict=False):
-        same = results["alphas"][a]["network"] == results["alphas"][b]["network"]
+        same = results.network(a) == results.network(b)
         for target, style, marker in ((a, "-", "o"), (b, "--" if same else "-", "s")):
-            info = results["alphas"][target]
-            rows = info["layers"]
+            rows = results.layers(target)
             x = np.arange(len(rows))
-            line, = ax.plot(x, [r["alpha"] for r in rows], ls=style, marker=marker, ms=3, color=colour(info["network"]),
-                            mfc="none" if target == b and same else None, label=target)
-            g = _seed_group(info, seeds or [])
-            if g is not None and len(g["alpha"]) == len(rows):
+            line, = ax.plot(x, rows.alpha.tolist(), ls=style, marker=marker, ms=3,
+                            color=colour(results.network(target)), mfc="none" if target == b and same else None,
+                            label=target)
+            g = _seed_group(rows, seeds or [])
+            if g is not None and len(g.alpha) == len(rows):
                 mean, sd = _band(g)
                 ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2, lw=0,
                                 label=f"{target}: seed mean ± 1 sd")
-        longer = max((a, b), key=lambda t: len(results["alphas"][t]["layers"]))
-        ax.set_xticks(range(len(results["alphas"][longer]["layers"])),
-                      [short_layer(r["layer"]) for r in results["alphas"][longer]["layers"]], rotation=90,
+        longer = max((results.layers(a), results.layers(b)), key=len)
+        ax.set_xticks(range(len(longer)), [short_layer(layer) for layer in longer.layer], rotation=90,
                       fontsize=MIN_FONT)
         _log_alpha_axis(ax)
         ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
@@ -182,20 +182,19 @@ def fig_overlay(results: dict, pairs: list[tuple[str, str]], path: Path, seeds: 
     return _save(fig, path)
 
 
-def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> str:
+def fig_mislabel(results: Results, orig: dict, params: cfg.Params, path: Path) -> str:
     """Alpha of the last layer against the fraction of shuffled labels, original beside reproduced."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.8))
     rates = list(params.mislabel.rates)
     ax.plot(orig["mislabel"]["rates"], orig["mislabel"]["alpha"], "k--o", ms=7, mfc="none", zorder=3,
             label=f"original (its code's estimator, {orig['mislabel']['preset']})")
     for preset, color in zip(params.mislabel.presets, (RESNET, PLAIN, "#4b8b3b"), strict=False):
-        rows = results["mislabel"][preset]
-        mean = [r["alpha_mean"] for r in rows]
-        lo = [r["alpha_min"] for r in rows]
-        hi = [r["alpha_max"] for r in rows]
+        first_run, *others = results.mislabel_runs(preset).values()
+        mean = [r["alpha_mean"] for r in first_run]
+        lo = [r["alpha_min"] for r in first_run]
+        hi = [r["alpha_max"] for r in first_run]
         ax.plot(rates, mean, "-o", ms=4, color=color, label=f"reproduced, {preset}")
         ax.fill_between(rates, lo, hi, color=color, alpha=0.2, lw=0)
-        others = [by_preset[preset] for by_preset in results.get("mislabel_seeds", {}).values() if preset in by_preset]
         for k, other in enumerate(others):  # the other training seeds: thin lines of their means
             ax.plot(rates, [r["alpha_mean"] for r in other], "-", lw=0.6, color=color, alpha=0.6,
                     label=f"other training seeds ({len(others)})" if k == 0 else None)
@@ -207,10 +206,10 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     first = params.mislabel.presets[0]
     curves = orig.get("fc1_error_curves", {})
     original_mse = {float(rate): values for rate, values in curves.get("mse", {}).items()}
-    for k, r in enumerate(results["mislabel"][first]):
-        s = r["seeds"][0]
-        line, = ax2.plot(s["m"], s["mse"], label=f"{r['rate']:.0%}")
-        points = original_mse.get(float(r["rate"]))
+    for k, rate in enumerate(params.mislabel.rates):
+        s = results.mislabel_seeds[(params.mislabel.run, first, rate)][0]
+        line, = ax2.plot(s["m"], s["mse"], label=f"{rate:.0%}")
+        points = original_mse.get(float(rate))
         if points:
             ax2.plot(curves["m"], points, "o", ms=4, mfc="none", color=line.get_color(),
                      label="original" if k == 0 else None)
@@ -223,7 +222,7 @@ def fig_mislabel(results: dict, orig: dict, params: cfg.Params, path: Path) -> s
     return _save(fig, path)
 
 
-def fig_confusions(results: dict, names: list[str], classes: list[str], path: Path) -> str:
+def fig_confusions(results: Results, names: list[str], classes: list[str], path: Path) -> str:
     """Column-normalised confusion matrices in percent (diagonal = per-class precision, as originally
     shown), one shared colour bar; no numbers in the cells (they would print under 6 pt)."""
     cols = 5 if len(names) > 6 else 3
@@ -231,7 +230,7 @@ def fig_confusions(results: dict, names: list[str], classes: list[str], path: Pa
     fig, axes = plt.subplots(rows, cols, figsize=(7.2, (1.9 if cols == 5 else 2.45) * rows), squeeze=False)
     image = None
     for k, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
-        cm = np.asarray(results["runs"][name]["metrics"]["confusion_matrix"], dtype=float)
+        cm = np.asarray(results.metrics[name]["confusion_matrix"], dtype=float)
         col = cm.sum(axis=0, keepdims=True)
         norm = 100 * np.divide(cm, col, out=np.zeros_like(cm), where=col > 0)
         image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=100)
@@ -253,16 +252,16 @@ def fig_confusions(results: dict, names: list[str], classes: list[str], path: Pa
     return _save(fig, path)
 
 
-def fig_seeds(results: dict, groups: dict, path: Path) -> str:
+def fig_seeds(results: Results, groups: dict, path: Path) -> str:
     """Per-layer alpha of each seed of a group: the spread a single run hides."""
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False, sharey=True)
     for ax, (group, runs) in zip(axes.flat, groups.items(), strict=False):
         for k, run in enumerate(runs):
-            if run in results["alphas"]:
-                rows = results["alphas"][run]["layers"]
-                ax.plot(range(len(rows)), [r["alpha"] for r in rows], ls=STYLES[k % len(STYLES)], marker="o", ms=2.5,
-                        lw=1, color=colour(results["alphas"][run]["network"]), label=run)
-                _layer_ticks(ax, rows)
+            if results.has(run):
+                rows = results.layers(run)
+                ax.plot(range(len(rows)), rows.alpha.tolist(), ls=STYLES[k % len(STYLES)], marker="o", ms=2.5,
+                        lw=1, color=colour(results.network(run)), label=run)
+                _layer_ticks(ax, rows.layer.tolist())
         ax.set_title(group)
         _log_alpha_axis(ax)
         ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
@@ -271,16 +270,17 @@ def fig_seeds(results: dict, groups: dict, path: Path) -> str:
     return _save(fig, path)
 
 
-def fig_retrain(results: dict, baseline: str, path: Path) -> str:
+def fig_retrain(results: Results, baseline: str, path: Path) -> str:
     """Alpha per layer of networks retrained on shuffled labels, beside the clean network."""
     fig, ax = plt.subplots(figsize=(7.2, 2.8))
-    rows = results["alphas"][baseline]["layers"] if baseline in results["alphas"] else None
+    rows = results.layers(baseline) if results.has(baseline) else None
     if rows is not None:
-        ax.plot(range(len(rows)), [r["alpha"] for r in rows], "k-o", ms=3, label=f"{baseline} (clean labels)")
-    for rate, r in results["retrain"].items():
+        ax.plot(range(len(rows)), rows.alpha.tolist(), "k-o", ms=3, label=f"{baseline} (clean labels)")
+    for rate, r in results.retrain.items():
         ax.plot(range(len(r["layers"])), [x["alpha"] for x in r["layers"]], "-s", ms=3,
                 label=f"retrained, {rate:.0%} shuffled")
-    _layer_ticks(ax, rows or next(iter(results["retrain"].values()))["layers"])
+    _layer_ticks(ax, rows.layer.tolist() if rows is not None else
+                 [x["layer"] for x in next(iter(results.retrain.values()))["layers"]])
     ax.set_ylabel("alpha")
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
@@ -357,28 +357,26 @@ def fig_fidelity(fidelity: list[dict], path: Path, markers: dict[str, str], cols
     return _save(fig, path)
 
 
-def fig_diagnostics(results: dict, targets: list[str], path: Path) -> str:
+def fig_diagnostics(results: Results, targets: list[str], path: Path) -> str:
     """The estimator's fits: R^2 of every layer's line (left); the error against the number of wavelets on
     log-log axes for the input layer and the last layer, with the fitted line whose slope is -alpha (right)."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 2.9))
     for target in targets:
-        info = results["alphas"][target]
-        rows = info["layers"]
-        ax.plot(range(len(rows)), [r["r2"] for r in rows], "-o", ms=3, lw=1, color=colour(info["network"]),
+        rows = results.layers(target)
+        ax.plot(range(len(rows)), rows.r2.tolist(), "-o", ms=3, lw=1, color=colour(results.network(target)),
                 label=target)
-    longest = max((results["alphas"][t]["layers"] for t in targets), key=len)
-    ax.set_xticks(range(len(longest)), [short_layer(r["layer"]) for r in longest], rotation=90, fontsize=MIN_FONT)
+    longest = max((results.layers(t) for t in targets), key=len)
+    ax.set_xticks(range(len(longest)), [short_layer(layer) for layer in longest.layer], rotation=90, fontsize=MIN_FONT)
     ax.set_ylabel("R² of the log-log line")
     ax.legend(fontsize=MIN_FONT, frameon=False)
-    preset = results["alphas"][targets[0]]["preset"]
     curves = []
-    if preset in results["inputs"]:
-        row = results["inputs"][preset]["row"]
+    if results.main in results.inputs:
+        row = results.inputs[results.main]["row"]
         curves.append(("input", row["curve"], row, ORIGINAL))  # the images: no network's colour
     for target in targets:
-        info = results["alphas"][target]
-        curves.append((f"{target} {info['layers'][-1]['layer']}", info["last_layer_curve"], info["layers"][-1],
-                       colour(info["network"])))
+        last = results.layers(target).iloc[-1]
+        curves.append((f"{target} {last['layer']}", results.file(target)["last_layer_curve"], last,
+                       colour(results.network(target))))
     for label, curve, row, color in curves:
         x = np.asarray(curve["x"], dtype=float)
         line, = ax2.loglog(x, curve["error"], "o", ms=2, color=color,

@@ -75,19 +75,14 @@ def input_alpha(preset: str) -> Path:
     return under(RESULTS, "smoothness", preset, "input.json")
 
 
-def mislabel(preset: str, rate: float) -> Path:
-    """Output of mislabel@PRESET-RATE."""
-    return under(RESULTS, "mislabel", preset, f"{rate}.json")
+def mislabel(run: str, preset: str, rate: float) -> Path:
+    """Output of mislabel@RUN-PRESET-RATE: the mislabel study of one training run under one estimator preset."""
+    return under(RESULTS, "mislabel", run, preset, f"{rate}.json")
 
 
 def last_layer(preset: str, target: str) -> Path:
     """Output of last_layer@TARGET: the last layer's alpha of TARGET under the original's estimator PRESET."""
     return under(RESULTS, "last_layer", preset, f"{target}.json")
-
-
-def mislabel_seed(run: str, preset: str, rate: float) -> Path:
-    """Output of mislabel_seeds@RUN-PRESET-RATE: the mislabel study on another training seed."""
-    return under(RESULTS, "mislabel_seeds", run, preset, f"{rate}.json")
 
 
 def retrain_dir(rate: float) -> Path:

@@ -17,32 +17,34 @@ from replication import config as cfg
 from replication.errors import run_main
 from replication.files import write_json
 from replication.originals import originals
-from replication.results import gather
+from replication.results import Results, gather
 
 VERDICT_CODE = {claims.HOLDS: 1.0, claims.WITHIN_NOISE: 0.5, claims.INCONCLUSIVE: 0.25, claims.FAILS: 0.0}
 
-def train_numbers(results: dict) -> dict:
-    keys = ("test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run")
-    return {run: {**{k: r["metrics"][k] for k in keys},
-                  "snapshot_accuracy": r["metrics"]["snapshot"]["test_accuracy"]}
-            for run, r in results["runs"].items()}
+def train_numbers(results: Results) -> dict:
+    columns = ["test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run", "snapshot_accuracy"]
+    return results.runs[columns].to_dict("index")
 
 
-def smoothness_numbers(results: dict) -> dict:
-    return {preset: {target: {"alpha": {row["layer"]: row["alpha"] for row in a["layers"]},
-                              "r2": {row["layer"]: row["r2"] for row in a["layers"]},
-                              "last_layer_alpha": a["layers"][-1]["alpha"]}
-                     for target, a in alphas.items()}
-            for preset, alphas in results["alphas_by_preset"].items()}
+def smoothness_numbers(results: Results) -> dict:
+    out: dict = {}
+    for (preset, target), rows in results.alphas.groupby(["preset", "target"], sort=False):
+        out.setdefault(preset, {})[target] = {"alpha": dict(zip(rows.layer, rows.alpha.tolist(), strict=True)),
+                                              "r2": dict(zip(rows.layer, rows.r2.tolist(), strict=True)),
+                                              "last_layer_alpha": rows.alpha.iloc[-1].item()}
+    return out
 
 
-def mislabel_numbers(results: dict) -> dict:
-    out = {preset: {str(r["rate"]): {"mean": r["alpha_mean"], "sd": r["alpha_std"]} for r in rows}
-           for preset, rows in results["mislabel"].items()}
-    for run, by_preset in results.get("mislabel_seeds", {}).items():
-        for preset, rows in by_preset.items():
-            means = {str(r["rate"]): r["alpha_mean"] for r in rows}
-            out.setdefault("seed_runs", {}).setdefault(run, {})[preset] = means
+def mislabel_numbers(results: Results, params: cfg.Params) -> dict:
+    """The study's mean and shuffle sd per preset and rate for the first of mislabel.runs; the other runs'
+    means under seed_runs."""
+    out: dict = {}
+    for r in results.mislabel.to_dict("records"):
+        rate = str(r["rate"])
+        if r["run"] == params.mislabel.run:
+            out.setdefault(r["preset"], {})[rate] = {"mean": r["alpha_mean"], "sd": r["alpha_std"]}
+        else:
+            out.setdefault("seed_runs", {}).setdefault(r["run"], {}).setdefault(r["preset"], {})[rate] = r["alpha_mean"]
     return out
 
 
@@ -58,7 +60,7 @@ def main() -> int:
     orig = originals()
     by_preset = claims.verdicts_by_preset(params, results, orig)
     numbers = {"train": train_numbers(results), "smoothness": smoothness_numbers(results),
-               "mislabel": mislabel_numbers(results), "claims": claim_numbers(by_preset)}
+               "mislabel": mislabel_numbers(results, params), "claims": claim_numbers(by_preset)}
     for name in layout.METRIC_FILES:
         write_json(layout.METRICS / f"{name}.json", numbers[name])
     for row in claims.verdict_matrix(params, by_preset):

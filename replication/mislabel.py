@@ -1,14 +1,13 @@
-"""Stage mislabel@PRESET-RATE: alpha of a fixed representation as labels are shuffled.
+"""Stage mislabel@RUN-PRESET-RATE: alpha of a fixed representation as labels are shuffled.
 
-Stage mislabel_seeds@RUN-PRESET-RATE runs the same study on another training seed of the network.
+RUN is an entry of mislabel.runs: the network the study leads with, then other training seeds of it.
 As originally: the clean network is not retrained; the labels of a random `rate` fraction of the
 50,000 training rows are shuffled among themselves (about 10% of them land on their own class again),
 a forest is fitted and alpha computed. Beyond the original, the shuffle and the forest are repeated
 over `mislabel.seeds` (forest seed = preset seed + shuffle seed), so the spread is visible.
 
-    python -m replication.mislabel PRESET RATE   # writes results/mislabel/PRESET/RATE.json
-    python -m replication.mislabel PRESET RATE --run RUN   # a run of mislabel.seed_runs:
-                                                 # results/mislabel_seeds/RUN/PRESET/RATE.json
+    python -m replication.mislabel PRESET RATE [--run RUN]   # writes results/mislabel/RUN/PRESET/RATE.json
+                                                             # (RUN: the first of mislabel.runs by default)
 """
 
 from __future__ import annotations
@@ -60,15 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replication.mislabel", description=__doc__.split("\n")[0])
     parser.add_argument("preset")
     parser.add_argument("rate", type=float)
-    parser.add_argument("--run", help="another training seed (an entry of mislabel.seed_runs) instead of mislabel.run")
+    parser.add_argument("--run", help="an entry of mislabel.runs (default: the first)")
     args = parser.parse_args(argv)
     params = cfg.load()
     ml = params.mislabel
     if args.preset not in ml.presets or args.rate not in ml.rates:
         raise cfg.ConfigError(f"params.yaml: preset {args.preset!r} / rate {args.rate} not in mislabel.presets "
                               f"{ml.presets} / mislabel.rates {ml.rates}")
-    if args.run is not None and args.run not in ml.seed_runs:
-        raise cfg.ConfigError(f"params.yaml: run {args.run!r} is not in mislabel.seed_runs ({', '.join(ml.seed_runs)})")
+    if args.run is not None and args.run not in ml.runs:
+        raise cfg.ConfigError(f"params.yaml: run {args.run!r} is not in mislabel.runs ({', '.join(ml.runs)})")
     run = args.run or ml.run
     cluster.connect()  # a named scheduler that cannot be reached stops the stage here, before any work
     device = runtime.setup(params.base)
@@ -79,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                                progress=True)
     out.update({"preset": args.preset, "run": run, "weights": ml.weights, "layer": ml.layer,
                 "n_samples": len(labels)})
-    path = layout.mislabel_seed(run, args.preset, args.rate) if args.run else layout.mislabel(args.preset, args.rate)
-    write_json(path, out)
+    write_json(layout.mislabel(run, args.preset, args.rate), out)
     print(f"{run} {args.preset} rate {args.rate}: alpha {out['alpha_mean']:.5f} +- {out['alpha_std']:.5f} "
           f"over {len(ml.seeds)} seeds; {out['changed_mean']:.1%} of labels changed")
     return 0

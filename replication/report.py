@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -27,8 +28,8 @@ from replication.errors import UserError, run_main
 from replication.fidelity import fidelity_by_preset, noise, original_reached
 from replication.files import atomic_path, exclusive, file_md5, recorded_md5, swap_in, write_json, write_text
 from replication.originals import originals
-from replication.results import gather
-from replication.seed_groups import analysed_targets, seed_table, single_runs
+from replication.results import Results, gather
+from replication.seed_groups import SeedGroup, analysed_targets, seed_table, single_runs
 
 OUT = layout.REPORT
 TEMPLATES = Path("report_templates")
@@ -70,7 +71,7 @@ def environment() -> jinja2.Environment:
 
 def compact_sources(made: list[tuple[str, str]], most: int = 12) -> dict:
     """A figure's (stage, result file) pairs for its caption: a stage group with more than `most` members
-    is named once (`mislabel_seeds@*, 40 stages`, linked to their common folder) and rebuilt by its group
+    is named once (`mislabel@*, 50 stages`, linked to their common folder) and rebuilt by its group
     name, which `dvc repro` accepts; fewer are listed one by one. `summary`: one short line for print
     (each group once, with its count)."""
     groups: dict[str, list[tuple[str, str]]] = {}
@@ -178,7 +179,7 @@ class _Figures:
         self.sources[key] = made
 
 
-def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict],
+def draw_figures(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], fidelity: list[dict],
                  folder: Path) -> tuple[dict[str, str], dict]:
     """Every figure of the report, drawn into `folder`: figure key -> path relative to the report, and
     figure key -> the (stage, result file) pairs it is drawn from."""
@@ -189,7 +190,8 @@ def draw_figures(params: cfg.Params, results: dict, orig: dict, seeds: list[dict
     return figs.paths, figs.sources
 
 
-def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: dict, orig: dict, seeds: list[dict]) -> None:
+def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, orig: dict,
+                          seeds: list[SeedGroup]) -> None:
     """Training curves, confusions, alphas per layer, the mislabel, overfit, seed and retrain figures, and the
     estimator's diagnostics."""
     train_runs = single_runs(params)
@@ -201,31 +203,31 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: dict, ori
          orig_curves=orig["curves"])
     draw("alpha_main", smoothed(main_targets), figures.fig_alpha_dots, results, main_targets, seeds=seeds)
     draw("confusions", trained(train_runs, layout.train_metrics), figures.fig_confusions, results, train_runs,
-         results["architectures"]["classes"])
+         results.architectures["classes"])
     ml = params.mislabel
-    draw("mislabel", [(f"mislabel@{p}-{r}", str(layout.mislabel(p, r))) for p in ml.presets for r in ml.rates]
-         + [(f"mislabel_seeds@{run}-{p}-{r}", str(layout.mislabel_seed(run, p, r)))
-            for run in ml.seed_runs for p in ml.presets for r in ml.rates],
+    draw("mislabel", [(f"mislabel@{run}-{p}-{r}", str(layout.mislabel(run, p, r)))
+                      for run in ml.runs for p in ml.presets for r in ml.rates],
          figures.fig_mislabel, results, orig, params)
     if other_targets:
         draw("alpha_other", smoothed(other_targets), figures.fig_alpha_dots, results, other_targets, seeds=seeds)
     ov = params.overfit
-    overlays = {**params.report.overlays, "overfit_alpha": ((ov.baseline, ov.run),)}
-    for key, pairs in overlays.items():
+    overlays = {**params.report.overlays, "overfit_alpha": {ov.baseline: ov.run}}
+    for key, by_first in overlays.items():
+        pairs = list(by_first.items())
         made = smoothed([t for pair in pairs for t in pair])
         if key == "overfit_alpha":
             made.append(("overfit", str(layout.OVERFIT)))
         draw(key, made, figures.fig_overlay, results, list(pairs), seeds=seeds)
     draw("overfit_curve", trained([ov.run, ov.baseline]), figures.fig_curves, params, results, [ov.run, ov.baseline],
          cols=2, orig_curves=orig["curves"])
-    if params.report.seed_groups:
-        seed_runs = [r for runs in params.report.seed_groups.values() for r in runs]
-        draw("seeds", smoothed([r for r in seed_runs if r in results["alphas"]]), figures.fig_seeds, results,
-             params.report.seed_groups)
+    if params.seed_groups:
+        seed_runs = [r for runs in params.seed_groups.values() for r in runs]
+        draw("seeds", smoothed([r for r in seed_runs if results.has(r)]), figures.fig_seeds, results,
+             params.seed_groups)
         draw("seed_curves", trained(seed_runs), figures.fig_curves, params, results, seed_runs,
-             cols=max(len(r) for r in params.report.seed_groups.values()))
-    if results["retrain"]:
-        draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results["retrain"]],
+             cols=max(len(r) for r in params.seed_groups.values()))
+    if results.retrain:
+        draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results.retrain],
              figures.fig_retrain, results, params.mislabel.run)
     diag = [t for t in main_targets if params.smoothness.targets[t].weights == "final"][:2] or main_targets[:1]
     draw("diagnostics", smoothed(diag) + [(f"smoothness_input@{params.smoothness.preset}",
@@ -268,31 +270,38 @@ def architecture_grid(architectures: dict) -> dict:
     return {"rows": sorted(cells, key=depth), "cells": cells, "networks": list(architectures)}
 
 
-def r2_range(alphas: dict) -> tuple[float, float]:
-    """Lowest and highest R^2 of the line fits of the hidden layers (neither the input nor the last layer)."""
-    r2 = [row["r2"] for a in alphas.values() for row in a["layers"][1:-1]]
+def r2_range(alphas) -> tuple[float, float]:
+    """Lowest and highest R^2 of the line fits of the hidden layers (neither the input nor the last layer) in one
+    preset's rows of the alphas table."""
+    depth = alphas.groupby("target", sort=False).position.transform("max")
+    r2 = alphas.r2[(alphas.position > 0) & (alphas.position < depth)].tolist()
     return (min(r2), max(r2)) if r2 else (float("nan"), float("nan"))
 
 
-def alpha_table(alphas: dict, original: dict | None = None) -> dict:
-    """One preset's alpha of every target by short layer name, the original's interval beside each where it
-    has one (read off its charts: originals.json per_layer), and the layer rows in depth order."""
-    by_short = {t: {claims.short_layer(r["layer"]): r["alpha"] for r in a["layers"]} for t, a in alphas.items()}
+def alpha_table(alphas, original: dict | None = None) -> dict:
+    """One preset's alpha of every target (its rows of the alphas table) by short layer name, the original's
+    interval beside each where it has one (read off its charts: originals.json per_layer), and the layer rows
+    in depth order."""
+    by_target = dict(list(alphas.groupby("target", sort=False)))
+    by_short = {t: dict(zip(rows.layer.map(claims.short_layer), rows.alpha.tolist(), strict=True))
+                for t, rows in by_target.items()}
     intervals = {t: {claims.short_layer(layer): bounds for layer, bounds in (original or {}).get(t, {}).items()}
-                 for t in alphas}
-    longest = max(alphas.values(), key=lambda a: len(a["layers"]))
-    rows = list(dict.fromkeys([claims.short_layer(r["layer"]) for r in longest["layers"]]
+                 for t in by_target}
+    longest = max(by_target.values(), key=len)
+    rows = list(dict.fromkeys([claims.short_layer(layer) for layer in longest.layer]
                               + [layer for t in by_short for layer in by_short[t]]))
-    return {"targets": list(alphas), "by_short": by_short, "original": intervals, "layers": rows}
+    return {"targets": list(by_target), "by_short": by_short, "original": intervals, "layers": rows}
 
 
-def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fidelity: list[dict], fig: dict,
-            sources: dict, root: Path = Path(".")) -> dict:
+def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], fidelity: list[dict],
+            fig: dict, sources: dict, root: Path = Path(".")) -> dict:
     """Everything the templates show: results, original numbers, claims, figures and provenance."""
     targets = list(params.smoothness.targets)
     summary_runs = [params.target_config(t).run for t in analysed_targets(params)]
-    architectures = {name: {"title": params.network_title(name), **results["architectures"]["networks"][name]}
+    architectures = {name: {"title": params.network_title(name), **results.architectures["networks"][name]}
                      for name in params.networks}
+    main_alphas = results.alphas[results.alphas.preset == results.main]
+    first_file = results.file(targets[0])
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
         "fig_sources": sources,
@@ -301,41 +310,43 @@ def context(params: cfg.Params, results: dict, orig: dict, seeds: list[dict], fi
         "conclusions": claims.verdicts(params, results, orig, seeds),
         "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
         "presets": params.smoothness.presets,
-        "preset_done": {p: len(a) for p, a in results["alphas_by_preset"].items()},
+        "preset_done": {p: len(results.targets(p)) for p in params.smoothness.presets},
+        "fc1": results.fc1(),
+        "mislabel_rows": {p: results.mislabel_runs(p)[params.mislabel.run] for p in params.mislabel.presets},
         "noise": noise(params, results, orig, seeds),
         "mislabel_spread": claims.mislabel_spread(params, results),
-        "alpha_tables": {p: alpha_table(a, orig["per_layer"]["alpha"]) for p, a in results["alphas_by_preset"].items()
-                         if a},
-        "r2_hidden": r2_range(results["alphas"]),
+        "alpha_tables": {p: alpha_table(rows, orig["per_layer"]["alpha"])
+                         for p, rows in results.alphas.groupby("preset", sort=False)},
+        "r2_hidden": r2_range(main_alphas),
         "fidelity": fidelity,
         "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,
-        "estimator": results["alphas"][targets[0]]["estimator"], "preset": params.smoothness.preset,
+        "estimator": first_file["estimator"], "preset": params.smoothness.preset,
         "provenance": provenance(params, root), "compute": compute_times(params, results),
-        "n_train": next(iter(results["alphas"].values()))["n_samples"],
-        "classes": results["architectures"]["classes"],
-        "n_test": int(np.sum(next(iter(results["runs"].values()))["metrics"]["confusion_matrix"])),
+        "n_train": first_file["n_samples"],
+        "classes": results.architectures["classes"],
+        "n_test": int(np.sum(next(iter(results.metrics.values()))["confusion_matrix"])),
         "max_epochs": sorted({run_cfg.max_epochs for run_cfg in params.runs.values()}),
-        "made_on": sorted({f"{r['metrics'].get('device', 'unknown')} (torch {r['metrics'].get('torch', 'unknown')})"
-                           for r in results["runs"].values()}),
+        "made_on": sorted({f"{m.get('device', 'unknown')} (torch {m.get('torch', 'unknown')})"
+                           for m in results.metrics.values()}),
     }
 
 
-def compute_times(params: cfg.Params, results: dict) -> dict:
+def compute_times(params: cfg.Params, results: Results) -> dict:
     """Wall minutes of every training and smoothness stage, as recorded in their outputs (a target's
     input layer is counted once, in its preset's smoothness_input stage)."""
-    rows = [{"stage": f"train@{name}", "minutes": r["metrics"]["seconds"] / 60,
-             "detail": f"{r['metrics']['epochs_run']} epochs, {r['metrics'].get('device', '?')}"}
-            for name, r in results["runs"].items()]
-    for preset, alphas in results["alphas_by_preset"].items():
-        if preset in results.get("inputs", {}):
-            seconds = results["inputs"][preset]["row"]["seconds"]
+    rows = [{"stage": f"train@{name}", "minutes": m["seconds"] / 60,
+             "detail": f"{m['epochs_run']} epochs, {m.get('device', '?')}"} for name, m in results.metrics.items()]
+    for preset in params.smoothness.presets:
+        if preset in results.inputs:
+            seconds = results.inputs[preset]["row"]["seconds"]
             rows.append({"stage": f"smoothness_input@{preset}", "minutes": seconds / 60, "detail": "input layer"})
         rows += [{"stage": params.smoothness.stage(preset, t),
-                  "minutes": sum(x["seconds"] for x in a["layers"] if x["layer"] != "input") / 60,
-                  "detail": f"{len(a['layers']) - 1} layers, {preset}"} for t, a in alphas.items()]
+                  "minutes": sum(x for x in layers.seconds[layers.layer != "input"].tolist()) / 60,
+                  "detail": f"{len(layers) - 1} layers, {preset}"}
+                 for t, layers in results.alphas[results.alphas.preset == preset].groupby("target", sort=False)]
     rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
-             for rate, r in results["retrain"].items()]
+             for rate, r in results.retrain.items()]
     train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
     smooth = sum(r["minutes"] for r in rows if r["stage"].startswith("smoothness"))
     return {"rows": rows, "train_hours": train / 60, "smoothness_hours": smooth / 60,
@@ -348,13 +359,13 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     Everything is built in a temporary folder beside OUT and moved in only when complete, so a
     failure (a full disk, a read-only folder) leaves the previous report whole.
     """
-    results = {**gather(params, root), "architectures": layout.need(layout.ARCHITECTURES, "architectures", root)}
+    results = replace(gather(params, root), architectures=layout.need(layout.ARCHITECTURES, "architectures", root))
     out.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(out.with_name(f".{out.name}.lock"), f"a report render into {out}/"):
         return _render(params, results, out, root)
 
 
-def _render(params: cfg.Params, results: dict, out: Path, root: Path) -> dict:
+def _render(params: cfg.Params, results: Results, out: Path, root: Path) -> dict:
     """build's work, under the lock that makes it the only render into `out`."""
     # a fixed name (not a random temp name): the PDF is rendered from it, and its bytes must not vary; the
     # lock held by build makes this render its only user, so a leftover one can go

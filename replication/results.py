@@ -1,48 +1,150 @@
-"""Every result of a finished pipeline, read into one dict: what the report and the metrics stage show."""
+"""Every result of a finished pipeline as tidy tables: what the claims, the figures, the metrics and the report read.
+
+Three tables carry the numbers, one row per observation, read by column name:
+
+- `runs`: one row per training run (index `run`): network, seed, test accuracy, precision, recall, restored
+  epoch, epochs run, the epoch-`snapshot_epoch` snapshot's accuracy, wall seconds;
+- `alphas`: one row per estimator preset, smoothness target and layer, in depth order: preset, target, run,
+  weights, network, position (0 = input), layer, alpha, r2, intercept (of the log-log line), seconds;
+- `mislabel`: one row per run of mislabel.runs, preset and rate: alpha mean, sd, min and max over the
+  shuffle seeds, and the fraction of labels changed.
+
+What is not a table stays as read: each run's metrics file (confusion matrix, snapshot), histories, the
+smoothness files' estimator and curves, the mislabel forests' curves, inputs, retrain, overfit, suggestions.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import pandas as pd
 
 from replication import config as cfg
 from replication import layout
 
+RUN_COLUMNS = ("test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run", "seconds")
+LAYER_COLUMNS = ("alpha", "r2", "intercept", "seconds")
+MISLABEL_COLUMNS = ("alpha_mean", "alpha_std", "alpha_min", "alpha_max", "changed_mean")
 
-def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, retrain: bool = True) -> dict:
-    """Results keyed by kind (runs, alphas [main preset], alphas_by_preset, mislabel, retrain, overfit,
-    suggestions); a missing one raises MissingResult naming the stage that makes it, except under the second
-    and the costly preset, which hold the targets done so far. `histories` and `retrain` leave those out
-    when False."""
+
+@dataclass(frozen=True)
+class Results:
+    """The gathered results; `main` is the estimator preset that `layers`, `targets` and `fc1` read by default."""
+    main: str
+    runs: pd.DataFrame
+    alphas: pd.DataFrame
+    mislabel: pd.DataFrame
+    metrics: dict[str, dict] = field(default_factory=dict)  # run -> its metrics.json
+    histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # run -> epoch, train_loss, val_loss, ...
+    files: dict[tuple[str, str], dict] = field(default_factory=dict)  # (preset, target) -> alphas.json sans layers
+    mislabel_seeds: dict[tuple[str, str, float], list] = field(default_factory=dict)  # per-seed forest curves
+    inputs: dict[str, dict] = field(default_factory=dict)
+    retrain: dict = field(default_factory=dict)
+    overfit: dict = field(default_factory=dict)
+    suggestions: dict = field(default_factory=dict)
+    architectures: dict = field(default_factory=dict)
+
+    def of(self, preset: str) -> Results:
+        """These results as if `preset` were the main estimator: its alphas, and the mislabel study's rows
+        under it alone."""
+        return replace(self, main=preset, mislabel=self.mislabel[self.mislabel.preset == preset])
+
+    def _preset(self, preset: str | None) -> pd.DataFrame:
+        return self.alphas[self.alphas.preset == (preset or self.main)]
+
+    def targets(self, preset: str | None = None) -> list[str]:
+        """The targets with alphas under `preset` (the main one by default), in the order of params.yaml."""
+        return list(dict.fromkeys(self._preset(preset).target))
+
+    def has(self, target: str, preset: str | None = None) -> bool:
+        return target in self.targets(preset)
+
+    def layers(self, target: str, preset: str | None = None) -> pd.DataFrame:
+        """One target's rows, input first."""
+        table = self._preset(preset)
+        return table[table.target == target]
+
+    def layers_of(self, targets: list[str], preset: str | None = None) -> pd.DataFrame:
+        """The rows of several targets."""
+        table = self._preset(preset)
+        return table[table.target.isin(targets)]
+
+    def alpha(self, target: str, preset: str | None = None) -> list[float]:
+        return self.layers(target, preset).alpha.tolist()
+
+    def network(self, target: str) -> str:
+        return self.alphas.network[self.alphas.target == target].iloc[0]
+
+    def fc1(self, preset: str | None = None) -> dict[str, float]:
+        """target -> the last layer's alpha."""
+        return {t: rows.alpha.iloc[-1] for t, rows in self._preset(preset).groupby("target", sort=False)}
+
+    def file(self, target: str, preset: str | None = None) -> dict:
+        """A smoothness file's fields other than its layers (estimator, n_samples, last_layer_curve, ...)."""
+        return self.files[(preset or self.main, target)]
+
+    def mislabel_runs(self, preset: str) -> dict[str, list[dict]]:
+        """run -> its rows under `preset`, by rate (mislabel.runs order)."""
+        table = self.mislabel[self.mislabel.preset == preset]
+        return {run: rows.to_dict("records") for run, rows in table.groupby("run", sort=False)}
+
+
+def run_rows(metrics: dict[str, dict], params: cfg.Params) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [{"run": run, "network": m["network"], "seed": params.runs[run].seed, **{k: m[k] for k in RUN_COLUMNS},
+          "snapshot_accuracy": m["snapshot"]["test_accuracy"]} for run, m in metrics.items()],
+        columns=["run", "network", "seed", *RUN_COLUMNS, "snapshot_accuracy"]).set_index("run", drop=False)
+
+
+def alpha_rows(files: dict[tuple[str, str], dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [{"preset": preset, "target": target, "run": a["run"], "weights": a["weights"], "network": a["network"],
+          "position": i, "layer": row["layer"], **{k: row[k] for k in LAYER_COLUMNS}}
+         for (preset, target), a in files.items() for i, row in enumerate(a["layers"])],
+        columns=["preset", "target", "run", "weights", "network", "position", "layer", *LAYER_COLUMNS])
+
+
+def mislabel_rows(found: dict[tuple[str, str, float], dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [{"run": run, "preset": preset, "rate": rate, **{k: r[k] for k in MISLABEL_COLUMNS}}
+         for (run, preset, rate), r in found.items()], columns=["run", "preset", "rate", *MISLABEL_COLUMNS])
+
+
+def history_table(rows: list[dict]) -> pd.DataFrame:
+    """A history.csv as numbers (Python's own float parsing: the values are the file's, bit for bit)."""
+    return pd.DataFrame({key: [int(r[key]) if key == "epoch" else float(r[key]) for r in rows] for key in rows[0]})
+
+
+def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, retrain: bool = True) -> Results:
+    """Every result; a missing one raises MissingResult naming the stage that makes it, except under the second
+    and the costly preset, which hold the targets done so far. `histories` and `retrain` leave those out when
+    False."""
     def need(path: Path, stage: str):
         return layout.need(path, stage, root)
 
-    runs = {}
-    for name in params.runs:
-        runs[name] = {"metrics": need(layout.train_metrics(name), f"train@{name}")}
-        if histories:
-            runs[name]["history"] = need(layout.history(name), f"train@{name}")
+    metrics = {name: need(layout.train_metrics(name), f"train@{name}") for name in params.runs}
     sm = params.smoothness
-    # the other presets are long runs that land over several sessions: what exists so far
-    by_preset = {preset: {t: layout.need(layout.alphas_json(preset, t), sm.stage(preset, t), root)
-                          for t in sm.targets_of(preset) if (root / layout.alphas_json(preset, t)).exists()}
-                 for preset in sm.presets[1:]}
-    alphas = {t: need(layout.alphas_json(sm.preset, t), sm.stage(sm.preset, t)) for t in sm.targets}
-    return {
-        "runs": runs,
-        "alphas": alphas,
-        "alphas_by_preset": {sm.preset: alphas, **by_preset},
-        "inputs": {preset: layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}", root)
-                   for preset in sm.presets if (root / layout.input_alpha(preset)).exists()},
-        "mislabel": {preset: [need(layout.mislabel(preset, rate), f"mislabel@{preset}-{rate}")
-                              for rate in params.mislabel.rates]
-                     for preset in params.mislabel.presets},
-        "mislabel_seeds": {run: {preset: [need(layout.mislabel_seed(run, preset, rate),
-                                                f"mislabel_seeds@{run}-{preset}-{rate}")
-                                           for rate in params.mislabel.rates]
-                                 for preset in params.mislabel.presets}
-                           for run in params.mislabel.seed_runs},
-        "retrain": {rate: need(layout.retrain_dir(rate) / "result.json", f"retrain@{rate}")
-                    for rate in params.mislabel.retrain} if retrain else {},
-        "overfit": need(layout.OVERFIT, "overfit"),
-        "suggestions": need(layout.SUGGESTIONS, "suggest"),
-    }
+    files = {}
+    for preset in sm.presets:
+        for t in sm.targets_of(preset):
+            # the other presets are long runs that land over several sessions: what exists so far
+            if preset == sm.preset or (root / layout.alphas_json(preset, t)).exists():
+                files[(preset, t)] = need(layout.alphas_json(preset, t), sm.stage(preset, t))
+    ml = params.mislabel
+    found = {(run, preset, rate): need(layout.mislabel(run, preset, rate), f"mislabel@{run}-{preset}-{rate}")
+             for run in ml.runs for preset in ml.presets for rate in ml.rates}
+    return Results(
+        main=sm.preset, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
+        metrics=metrics,
+        histories={name: history_table(need(layout.history(name), f"train@{name}")) for name in params.runs}
+        if histories else {},
+        files={key: {k: v for k, v in a.items() if k != "layers"} for key, a in files.items()},
+        mislabel_seeds={key: r["seeds"] for key, r in found.items()},
+        inputs={preset: layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}", root)
+                for preset in sm.presets if (root / layout.input_alpha(preset)).exists()},
+        retrain={rate: need(layout.retrain_dir(rate) / "result.json", f"retrain@{rate}")
+                 for rate in ml.retrain} if retrain else {},
+        overfit=need(layout.OVERFIT, "overfit"),
+        suggestions=need(layout.SUGGESTIONS, "suggest"),
+    )

@@ -1,20 +1,40 @@
 """Training seeds as groups: which runs a study shows, and the mean and spread over the seeds of a network.
 
-`report.seed_groups` names, per network, the runs that differ only by their seed (the first is the
-run shown on its own); the claims, the fidelity tables and the figures measure noise in these groups.
+Params.seed_groups names the runs that differ only by their seed (the first is the run shown on its own);
+the claims, the fidelity tables and the figures measure noise in these groups. The per-layer statistics
+are a groupby of the alphas table over the group's runs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from replication import config as cfg
 
+if TYPE_CHECKING:  # annotations only: the overfit stage, which imports claims, does not depend on the tables
+    import pandas as pd
 
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    """Mean and sample sd (0 for a single value)."""
+    from replication.results import Results
+
+
+class Stat(NamedTuple):
+    mean: float
+    sd: float
+
+
+class LayerStat(NamedTuple):
+    layer: str
+    mean: float
+    sd: float
+
+
+def mean_sd(values) -> Stat:
+    """Mean and sample sd (0 for a single value), in the order given (numpy's summation)."""
     arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return Stat(float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0)
 
 
 def in_sds(diff: float, sd: float) -> float | None:
@@ -24,7 +44,7 @@ def in_sds(diff: float, sd: float) -> float | None:
 
 def single_runs(params: cfg.Params) -> list[str]:
     """Runs shown one by one: every run except extra seeds and the long run without early stopping."""
-    extra = {r for runs in params.report.seed_groups.values() for r in runs[1:]}
+    extra = {r for runs in params.seed_groups.values() for r in runs[1:]}
     return [r for r, run_cfg in params.runs.items() if r not in extra and run_cfg.stopping != "none"]
 
 
@@ -34,28 +54,54 @@ def analysed_targets(params: cfg.Params) -> list[str]:
     return [t for t, tc in params.smoothness.targets.items() if tc.weights == "final" and tc.run in runs]
 
 
-def seed_table(params: cfg.Params, results: dict) -> list[dict]:
+@dataclass(frozen=True)
+class SeedGroup:
+    """One network trained with several seeds: spreads of accuracy, restored epoch, snapshot accuracy and,
+    over the runs with alphas (`per_run`: runs x layers), of every layer's alpha."""
+    group: str
+    runs: tuple[str, ...]
+    accuracies: list[float]
+    epochs: list[int]
+    accuracy: Stat
+    epoch: Stat
+    snapshot: Stat
+    per_run: pd.DataFrame
+    alpha: list[LayerStat]
+
+    @property
+    def n_alpha(self) -> int:
+        return len(self.per_run)
+
+    def layer_stats(self) -> dict[str, Stat]:
+        return {s.layer: Stat(s.mean, s.sd) for s in self.alpha}
+
+
+def _alphas_of(results: Results, runs: tuple[str, ...]) -> pd.DataFrame:
+    """The main preset's rows of these runs' final-weight targets (named as the runs), in the group's order."""
+    order = {run: i for i, run in enumerate(runs)}
+    table = results.layers_of(list(runs))
+    return table.assign(order=table.target.map(order)).sort_values(["order", "position"], kind="stable")
+
+
+def seed_table(params: cfg.Params, results: Results) -> list[SeedGroup]:
     """Mean and spread over seeds of accuracy, restored epoch, snapshot accuracy and per-layer alpha."""
-    rows = []
-    for group, runs in params.report.seed_groups.items():
-        metrics = [results["runs"][r]["metrics"] for r in runs]
-        acc = [m["test_accuracy"] for m in metrics]
-        epochs = [m["restored_epoch"] for m in metrics]
-        snaps = [m.get("snapshot") for m in metrics]
-        with_alpha = [r for r in runs if r in results["alphas"]]
-        layers = [row["layer"] for row in results["alphas"][with_alpha[0]]["layers"]] if with_alpha else []
-        per_layer = [(layer, *mean_sd([results["alphas"][r]["layers"][i]["alpha"] for r in with_alpha]))
-                     for i, layer in enumerate(layers)]
-        per_run = {r: [row["alpha"] for row in results["alphas"][r]["layers"]] for r in with_alpha}
-        rows.append({"group": group, "runs": runs, "accuracy": mean_sd(acc), "epoch": mean_sd(epochs),
-                     "per_run_alpha": per_run,
-                     "accuracies": acc, "epochs": epochs,
-                     "snapshot": mean_sd([s["test_accuracy"] for s in snaps]) if all(snaps) else None,
-                     "alpha": per_layer, "n_alpha": len(with_alpha)})
-    return rows
+    groups = []
+    for group, runs in params.seed_groups.items():
+        rows = results.runs.loc[list(runs)]
+        table = _alphas_of(results, runs)
+        per_layer = table.groupby("position", sort=True).agg(
+            layer=("layer", "first"), mean=("alpha", lambda a: mean_sd(a).mean), sd=("alpha", lambda a: mean_sd(a).sd))
+        groups.append(SeedGroup(
+            group=group, runs=runs, accuracies=rows.test_accuracy.tolist(), epochs=rows.restored_epoch.tolist(),
+            accuracy=mean_sd(rows.test_accuracy), epoch=mean_sd(rows.restored_epoch),
+            snapshot=mean_sd(rows.snapshot_accuracy),
+            per_run=table.pivot(index="target", columns="position", values="alpha").reindex(
+                [r for r in runs if r in set(table.target)]),
+            alpha=[LayerStat(r.layer, r.mean, r.sd) for r in per_layer.itertuples()]))
+    return groups
 
 
-def by_first_run(seeds: list[dict]) -> dict[str, dict]:
+def by_first_run(seeds: list[SeedGroup]) -> dict[str, SeedGroup]:
     """The seed_table groups with at least two analysed seeds, keyed by their first run (the single run whose
     spread they measure)."""
-    return {g["runs"][0]: g for g in seeds if g["n_alpha"] >= 2}
+    return {g.runs[0]: g for g in seeds if g.n_alpha >= 2}

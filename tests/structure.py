@@ -15,12 +15,22 @@ def modules() -> list[str]:
     return sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 
 
+def _type_only(tree: ast.Module) -> set[ast.AST]:
+    """Nodes under `if TYPE_CHECKING:`: imports for annotations, never run."""
+    return {inner for node in ast.walk(tree) if isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING" for stmt in node.body for inner in ast.walk(stmt)}
+
+
 def imports(module: str) -> set[str]:
-    """Modules of the package that `module` imports (any import form, at any depth)."""
+    """Modules of the package that `module` imports when it runs (any import form, at any depth; imports under
+    `if TYPE_CHECKING:` are for annotations only and do not count)."""
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
     found = set()
     known = set(modules())
+    skip = _type_only(tree)
     for node in ast.walk(tree):
+        if node in skip:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("replication"):
             if node.module == "replication":
                 found |= {a.name for a in node.names if a.name in known}

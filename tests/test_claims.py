@@ -4,11 +4,14 @@ report's templates make of them."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from tables import results as R
 
 from replication import claims, fidelity, report
 from replication import config as cfg
 from replication.originals import originals
+from replication.seed_groups import LayerStat, SeedGroup, mean_sd
 
 LAYERS = ["input", "conv1_relu", "conv2_relu", "avpool", "fc1"]
 
@@ -16,9 +19,13 @@ LAYERS = ["input", "conv1_relu", "conv2_relu", "avpool", "fc1"]
 @pytest.fixture
 def params(raw) -> cfg.Params:
     """The project's params with three seeds per group (the hand-made spread below assumes three)."""
-    raw["report"]["seed_groups"] = {"resnet12": ["resnet12", "resnet12_seed1", "resnet12_seed2"],
-                                    "plain12": ["plain12", "plain12_seed1", "plain12_seed2"]}
-    return cfg.parse(raw)
+    for run in ("resnet12_seed3", "resnet12_seed4", "plain12_seed3", "plain12_seed4"):
+        del raw["runs"][run], raw["smoothness"]["targets"][run]
+    raw["mislabel"]["runs"] = ["resnet12", "resnet12_seed1", "resnet12_seed2"]
+    params = cfg.parse(raw)
+    assert params.seed_groups == {"resnet12": ("resnet12", "resnet12_seed1", "resnet12_seed2"),
+                                  "plain12": ("plain12", "plain12_seed1", "plain12_seed2")}
+    return params
 
 
 def _results(params: cfg.Params, orig: dict, seed_sd: float = 0.01) -> dict:
@@ -28,7 +35,7 @@ def _results(params: cfg.Params, orig: dict, seed_sd: float = 0.01) -> dict:
         base = orig["runs"].get(name, {"test_accuracy": 0.6})["test_accuracy"]
         runs[name] = {"metrics": {"test_accuracy": base, "restored_epoch": 30, "snapshot": {"test_accuracy": 0.5}}}
     alphas = {}
-    for runs_of_group in params.report.seed_groups.values():
+    for runs_of_group in params.seed_groups.values():
         for i, r in enumerate(runs_of_group):
             offset = (i - 1) * seed_sd  # -sd, 0, +sd: sample sd = seed_sd
             runs[r]["metrics"]["test_accuracy"] = runs[runs_of_group[0]]["metrics"]["test_accuracy"] + offset
@@ -50,7 +57,7 @@ def _sentences(params: cfg.Params, noise: dict) -> str:
 def test_noise_names_what_exceeds_the_seed_spread(params):
     orig = originals()
     results = _results(params, orig)
-    noise = fidelity.noise(params, results, orig, claims.seed_table(params, results))
+    noise = fidelity.noise(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     assert noise["far"] == [] and noise["n_single"] == 10
     assert noise["falls"] == [{"target": "resnet12", "big": ["conv2_relu"], "of": 2}]
     assert noise["overfit"]["lower"] == 1 and noise["overfit"]["of"] == 2
@@ -61,7 +68,7 @@ def test_noise_names_what_exceeds_the_seed_spread(params):
 
     # One run 5 points below the original (the spread is 1 point): it is named with its difference.
     results["runs"]["plain6"]["metrics"]["test_accuracy"] -= 0.05
-    noise = fidelity.noise(params, results, orig, claims.seed_table(params, results))
+    noise = fidelity.noise(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     assert [f["run"] for f in noise["far"]] == ["plain6"] and noise["far"][0]["gap"] == pytest.approx(-0.05)
     assert "1 of 10 single runs differs from the original by more (plain6 -5.00)" in _sentences(params, noise)
 
@@ -72,12 +79,12 @@ def test_noise_scales_with_the_spread(params):
     for sd, far in ((0.01, []), (0.001, ["resnet10"])):
         results = _results(params, orig, seed_sd=sd)
         results["runs"]["resnet10"]["metrics"]["test_accuracy"] -= 0.01
-        noise = fidelity.noise(params, results, orig, claims.seed_table(params, results))
+        noise = fidelity.noise(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
         assert [f["run"] for f in noise["far"]] == far, sd
 
 
 def test_no_seed_groups_no_noise(params):
-    assert fidelity.noise(params, {}, originals(), []) is None
+    assert fidelity.noise(params, R(params, {}), originals(), []) is None
 
 
 def test_in_sds_and_spearman():
@@ -93,19 +100,22 @@ def test_pruned_claim_uses_the_listed_networks_only(params):
     suggestions = {"resnet12": {"test_accuracy": 0.65, "params": 100, "modified": [
         {"run": "resnet10", "test_accuracy": 0.645, "params": 90},
         {"run": "resnet10_noavgpool", "test_accuracy": 0.50, "params": 80}]}}
-    c = claims.pruned_as_good(params, {"suggestions": suggestions})
+    c = claims.pruned_as_good(params, R(params, {"suggestions": suggestions}))
     assert c["networks"] == ["resnet10"] and c["verdict"] == claims.HOLDS  # 0.5 points below: within 1 point
     suggestions["resnet12"]["modified"][0]["test_accuracy"] = 0.62
-    assert claims.pruned_as_good(params, {"suggestions": suggestions})["verdict"] == claims.FAILS
+    assert claims.pruned_as_good(params, R(params, {"suggestions": suggestions}))["verdict"] == claims.FAILS
 
 
 def test_mislabel_verdict_needs_a_monotone_fall_beyond_the_spread(params):
     def rows(means, sd):
         return {"mislabel": {"as_run": [{"alpha_mean": m, "alpha_std": sd} for m in means]}}
 
-    assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.02, 0.01, 0.005], 0.001))["verdict"] == claims.HOLDS
-    assert claims.mislabel_lowers(params, rows([0.1, 0.05, 0.06, 0.01, 0.005], 0.001))["verdict"] == claims.FAILS
-    assert claims.mislabel_lowers(params, rows([0.1, 0.09, 0.08, 0.07, 0.06], 0.05))["verdict"] == claims.WITHIN_NOISE
+    def verdict(means, sd):
+        return claims.mislabel_lowers(params, R(params, rows(means, sd)))["verdict"]
+
+    assert verdict([0.1, 0.05, 0.02, 0.01, 0.005], 0.001) == claims.HOLDS
+    assert verdict([0.1, 0.05, 0.06, 0.01, 0.005], 0.001) == claims.FAILS
+    assert verdict([0.1, 0.09, 0.08, 0.07, 0.06], 0.05) == claims.WITHIN_NOISE
 
 
 def test_mislabel_verdict_knows_the_training_seed_spread(params):
@@ -114,20 +124,24 @@ def test_mislabel_verdict_knows_the_training_seed_spread(params):
     means = [0.1, 0.05, 0.02, 0.01, 0.005]
     results = {"mislabel": {"as_run": [{"alpha_mean": m, "alpha_std": 0.001} for m in means]},
                "mislabel_seeds": {"resnet12_seed1": {"as_run": [{"alpha_mean": m} for m in means]}}}
-    c = claims.mislabel_lowers(params, results)
+    c = claims.mislabel_lowers(params, R(params, results))
     assert c["verdict"] == claims.HOLDS and c["max_train_sd"] == 0 and c["runs_monotone"] == 2
     results["mislabel_seeds"]["resnet12_seed1"]["as_run"][0]["alpha_mean"] = 0.1 + 0.1  # sd of (0.1, 0.2): 0.0707
-    c = claims.mislabel_lowers(params, results)
+    c = claims.mislabel_lowers(params, R(params, results))
     assert c["max_train_sd"] == pytest.approx(0.0707, abs=1e-4) and c["verdict"] == claims.WITHIN_NOISE
     results["mislabel_seeds"]["resnet12_seed1"]["as_run"][2]["alpha_mean"] = 0.06  # not monotone for this seed
-    assert claims.mislabel_lowers(params, results)["runs_monotone"] == 1
+    assert claims.mislabel_lowers(params, R(params, results))["runs_monotone"] == 1
 
 
-def _group(per_run: dict[str, list[float]]) -> dict:
-    runs = list(per_run)
-    layers = [f"l{i}" for i in range(len(per_run[runs[0]]))]
-    alpha = [(name, *claims.mean_sd([per_run[r][i] for r in runs])) for i, name in enumerate(layers)]
-    return {"group": runs[0], "runs": runs, "per_run_alpha": per_run, "alpha": alpha, "n_alpha": len(runs)}
+def _group(per_run: dict[str, list[float]] | None = None, epochs: list[int] | None = None,
+           first: str = "r0") -> SeedGroup:
+    """A seed group from per-run alphas (layers l0, l1, ...) or restored epochs alone."""
+    per_run = per_run or {}
+    runs = tuple(per_run) or (first, *(f"{first}_s{i}" for i in range(1, len(epochs or []))))
+    table = pd.DataFrame.from_dict(per_run, orient="index")
+    alpha = [LayerStat(f"l{i}", *mean_sd(table[i])) for i in table.columns]
+    return SeedGroup(group=runs[0], runs=runs, accuracies=[], epochs=epochs or [], accuracy=mean_sd([0.6]),
+                     epoch=mean_sd(epochs or [30]), snapshot=mean_sd([0.5]), per_run=table, alpha=alpha)
 
 
 def test_depth_trend_tells_a_steady_rise_from_noise(params):
@@ -143,26 +157,25 @@ def test_layer_fidelity_measures_the_gap_to_the_original_interval(params):
     orig = {"per_layer": {"alpha": {"plain6": {"input": [0.017, 0.018], "fc1": [0.1, 0.101]}}}}
     results = {"alphas": {"plain6": {"preset": "as_run", "layers": [{"layer": "input", "alpha": 0.0175},
                                                                      {"layer": "fc1", "alpha": 0.09}]}}}
-    (f,) = fidelity.layer_fidelity(params, results, orig, [])
+    (f,) = fidelity.layer_fidelity(params, R(params, results), orig, [])
     assert [r["gap"] for r in f["rows"]] == [0.0, pytest.approx(-0.01)]
     assert f["close"] == 1 and f["with_sd"] == 0 and f["seeds"] == 1
 
 
 def test_convergence_claim_is_judged_on_seed_means(params):
     def group(first, epochs):
-        return {"group": first, "runs": [first, *(f"{first}_s{i}" for i in range(1, len(epochs)))],
-                "epoch": claims.mean_sd(epochs)}
+        return _group(epochs=epochs, first=first)
 
     results = {"runs": {"resnet12": {"metrics": {"restored_epoch": 30}},
                         "plain12": {"metrics": {"restored_epoch": 44}}}}
     orig = {"runs": {}}
     seeds = [group("resnet12", [30, 31, 29]), group("plain12", [44, 45, 43])]
-    far = claims.converges_faster(params, results, orig, seeds)
+    far = claims.converges_faster(params, R(params, results), orig, seeds)
     assert far["verdict"] == claims.HOLDS and far["sds"] == pytest.approx(14.0)
     seeds = [group("resnet12", [30, 36, 33]), group("plain12", [44, 34, 40])]
-    close = claims.converges_faster(params, results, orig, seeds)
+    close = claims.converges_faster(params, R(params, results), orig, seeds)
     assert close["verdict"] == claims.WITHIN_NOISE and close["sds"] < claims.NOISE_SDS
-    alone = claims.converges_faster(params, results, orig, [])
+    alone = claims.converges_faster(params, R(params, results), orig, [])
     assert alone["verdict"] == claims.HOLDS and alone["sds"] is None
 
 
@@ -176,7 +189,7 @@ def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
     steep = {t: {"layers": [*a["layers"][:-1], {"layer": "fc1", "alpha": 0.1}]} for t, a in main.items()}
     results["alphas_by_preset"] = {"as_reported": main, "corrected": steep,
                                    "as_run": {"resnet12": steep["resnet12"]}}  # one target done so far
-    by_preset = claims.verdicts_by_preset(params, results, orig)
+    by_preset = claims.verdicts_by_preset(params, R(params, results), orig)
     assert list(by_preset) == ["as_reported", "corrected", "as_run"]
     rows = {r["id"]: r for r in claims.verdict_matrix(params, by_preset)}
     rises = rows["alpha_rises_abruptly_at_fc1"]
@@ -191,7 +204,8 @@ def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
     # too few networks under a preset is inconclusive, not a changed verdict
     main.update({t: main["resnet12"] for t in ("resnet12_epoch5", "plain12_epoch5")})  # 4 networks ranked
     results["alphas_by_preset"]["corrected"] = {t: main[t] for t in ("resnet12", "plain12", "resnet12_epoch5")}
-    rows = {r["id"]: r for r in claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig))}
+    by_preset = claims.verdicts_by_preset(params, R(params, results), orig)
+    rows = {r["id"]: r for r in claims.verdict_matrix(params, by_preset)}
     tracks = rows["fc1_alpha_tracks_accuracy"]
     assert tracks["cells"]["corrected"] == claims.INCONCLUSIVE and not tracks["changes"]
 
@@ -205,7 +219,7 @@ def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
     results["alphas_by_preset"] = {"as_reported": results["alphas"], "corrected": {"resnet12": one},
                                    "as_run": {"resnet12": one}}
     results["mislabel"] = {}
-    (f,) = fidelity.fidelity_by_preset(params, results, orig)
+    (f,) = fidelity.fidelity_by_preset(params, R(params, results), orig)
     # corrected fits the L2 error, not the original's squared error: its alphas are not compared
     assert f["target"] == "resnet12" and f["seeds"] == 3 and set(f["presets"]) == {"as_run"}
     rows = {r["layer"]: r for r in f["presets"]["as_run"]["rows"]}
@@ -230,7 +244,7 @@ def _fall_setup(params: cfg.Params, falls: dict[str, list[float]], single: dict[
     orig = originals()
     results = _results(params, orig)
     for group, per_seed in falls.items():
-        for run, fall in zip(params.report.seed_groups[group], per_seed, strict=True):
+        for run, fall in zip(params.seed_groups[group], per_seed, strict=True):
             results["alphas"][run] = {"layers": _falling(fall)}
     for target, fall in single.items():
         results["alphas"][target] = {"layers": _falling(fall)}
@@ -246,7 +260,7 @@ def _fall_setup(params: cfg.Params, falls: dict[str, list[float]], single: dict[
 ])
 def test_layer_fall_is_judged_in_seed_sds(params, per_seed, verdict, sds):
     results, orig = _fall_setup(params, {"resnet12": per_seed}, {})
-    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     (row,) = c["rows"]
     assert c["id"] == "deleted_layers_fall" and c["verdict"] == verdict and row["verdict"] == verdict
     assert row["fall"] == pytest.approx(np.mean(per_seed)) and row["sd"] == pytest.approx(0.001)
@@ -258,18 +272,18 @@ def test_single_run_borrows_the_largest_seed_sd_and_one_failure_sinks_the_claim(
     # plain6 has one run: it borrows the larger sd of the two groups (plain12's 0.002), so 0.005 is 2.5 sd
     results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004], "plain12": [0.004, 0.006, 0.008]},
                                 {"plain6": 0.005})
-    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     rows = {r["target"]: r for r in c["rows"]}
     assert rows["plain6"]["borrowed"] and rows["plain6"]["sd_from"] == "plain12"
     assert rows["plain6"]["sds"] == pytest.approx(2.5) and c["verdict"] == claims.HOLDS
     results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {"plain6": -0.001})
-    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     assert [r["verdict"] for r in c["rows"]] == [claims.HOLDS, claims.FAILS] and c["verdict"] == claims.FAILS
     # a network lacking one of the layers is left out; a claim without networks is not judged
     orig["layer_falls"]["claims"]["deleted_layers_fall"]["plain6"] = {"above": "conv1", "below": ["conv9"]}
-    (c,) = claims.layer_falls(params, results, orig, claims.seed_table(params, results))
+    (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     assert c["networks"] == ["resnet12"]
-    assert claims.layer_falls(params, {"alphas": {}}, orig, []) == []
+    assert claims.layer_falls(params, R(params, {"alphas": {}}), orig, []) == []
 
 
 def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
@@ -278,7 +292,7 @@ def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
                                                   "as_run": {"resnet12": {"layers": _falling(0.0015)}}})
     results["suggestions"]["resnet12"].update(modified=[])
     results["overfit"].update(run="resnet12_overfit")
-    by_preset = claims.verdicts_by_preset(params, results, orig)
+    by_preset = claims.verdicts_by_preset(params, R(params, results), orig)
     (row,) = next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")["rows"]
     assert row["borrowed"] and row["sd_from"] == "resnet12" and row["sds"] == pytest.approx(1.5)
     assert row["verdict"] == claims.WITHIN_NOISE
@@ -298,7 +312,7 @@ def test_a_preset_with_seeds_of_its_own_measures_single_runs_in_them(params):
                                                   "as_run": {}})
     results["suggestions"]["resnet12"].update(modified=[])
     results["overfit"].update(run="resnet12_overfit")
-    by_preset = claims.verdicts_by_preset(params, results, orig)
+    by_preset = claims.verdicts_by_preset(params, R(params, results), orig)
     rows = {p: {r["target"]: r for r in next(c for c in found if c["id"] == "deleted_layers_fall")["rows"]}
             for p, found in by_preset.items() if p != "as_run"}
     # the same 3 sd under both presets: corrected's single run borrows corrected's sd (0.0005), not 0.001
@@ -318,7 +332,7 @@ def test_a_claim_is_declared_once(params, monkeypatch):
                            lambda e: {"id": "made_up_claim", "verdict": claims.noise_verdict(0.7, 3.5), "gap": 0.7},
                            lambda c: c["gap"], "a made-up sd")
     monkeypatch.setattr(claims, "CLAIMS", {made_up.id: made_up})
-    found = claims.verdicts(params, {}, {}, [])
+    found = claims.verdicts(params, R(params, {}), {}, [])
     assert found == [{"id": "made_up_claim", "verdict": claims.HOLDS, "gap": 0.7,
                       "claim": "Made-up networks are made up.", "template": "made_up_claim"}]
     assert metrics.claim_numbers({"as_run": found}) == {"as_run": {"made_up_claim": {"verdict": 1.0, "value": 0.7}}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -118,7 +120,8 @@ def test_report_names_must_exist(raw):
 
 @pytest.mark.parametrize("override, key", [("report.title=My replication", "title"), ("train.patience=7", "patience"),
                                            ("base.threads=1", "threads"), ("runs.plain6.seed=7", "seed"),
-                                           ("smoothness.limit_samples=500", "limit_samples")])
+                                           ("smoothness.limit_samples=500", "limit_samples"),
+                                           ("report.bootstrap.samples=10", "samples"), ("overfit.run=plain6", "run")])
 def test_dvc_set_param_changes_exactly_one_line(tmp_path, override, key):
     """`dvc exp run -S KEY=VALUE` rewrites params.yaml with dvc.utils.hydra.apply_overrides (what DVC's experiment
     queue calls): one line changes; every other line, comments and blank lines included, stays as it was."""
@@ -131,7 +134,8 @@ def test_dvc_set_param_changes_exactly_one_line(tmp_path, override, key):
     before, after = (ROOT / "params.yaml").read_text().splitlines(), copy.read_text().splitlines()
     assert len(before) == len(after)
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
-    assert len(changed) == 1 and changed[0][1].strip().startswith(f"{key}: "), changed
+    # a key of a block mapping starts its line; one of a flow mapping ({network: plain6, seed: 0}) is inside it
+    assert len(changed) == 1 and re.match(rf"\s*({key}: |\w+: {{.*\b{key}: )", changed[0][1]), changed
 
 
 def test_dvc_set_param_to_the_same_value_leaves_params_yaml_byte_identical(tmp_path):
@@ -163,4 +167,46 @@ def test_presets_must_differ_and_original_targets_repeat_the_targets(raw):
         cfg.parse(same)
     raw["smoothness"]["original"]["targets"]["resnet12"] = {"run": "resnet12", "weights": "snapshot"}
     with pytest.raises(cfg.ConfigError, match="smoothness.original.targets.resnet12 must repeat smoothness.targets"):
+        cfg.parse(raw)
+
+
+def test_run_and_network_defaults_are_the_originals(raw):
+    p = cfg.parse(raw)
+    assert (p.runs["resnet12"].stopping, p.runs["resnet12"].max_epochs) == ("as_coded", 100)
+    assert p.runs["resnet12_overfit"].stopping == "none"
+    assert (p.networks["resnet12"].activation, p.networks["resnet12"].lr) == ("relu", 1.0e-3)
+    assert p.networks["resnet10_noavgpool"].lr == 5.0e-4 and p.networks["plain12_tanh"].activation == "tanh"
+
+
+def test_seed_groups_are_the_runs_that_differ_only_by_seed(raw):
+    assert cfg.parse(raw).seed_groups == {
+        "resnet12": ("resnet12", "resnet12_seed1", "resnet12_seed2", "resnet12_seed3", "resnet12_seed4"),
+        "plain12": ("plain12", "plain12_seed1", "plain12_seed2", "plain12_seed3", "plain12_seed4")}
+    raw["runs"]["plain12_seed1"]["stopping"] = "patience"  # another protocol: no longer the same network's seed
+    raw["runs"]["resnet12_seed2"]["seed"] = 9  # ordered by seed, whatever the order in params.yaml
+    groups = cfg.parse(raw).seed_groups
+    assert groups["resnet12"][-1] == "resnet12_seed2" and "plain12_seed1" not in groups["plain12"]
+
+
+def test_default_titles_follow_the_original_reports_names():
+    assert [cfg.default_title(n) for n in ("resnet12", "plain6_noavgpool", "resnet9_tanh", "vgg11", "resnet_x")] == [
+        "ResNet12", "Plain6 no AvPool", "ResNet9 with tanh", "vgg11", "resnet_x"]
+
+
+@pytest.mark.parametrize("runs, message", [(["plain6"], None), (["resnet12", "plain12"], "another run of"),
+                                           (["resnet12", "resnet12_seed1", "resnet12_seed1"], "named once"),
+                                           (["nosuch"], "mislabel.runs\\[0\\] is 'nosuch'"), ([], "at least 1")])
+def test_mislabel_runs_are_one_network_and_its_seeds(raw, runs, message):
+    raw["mislabel"]["runs"] = runs
+    if message is None:
+        assert cfg.parse(raw).mislabel.run == "plain6"
+    else:
+        with pytest.raises(cfg.ConfigError, match=message):
+            cfg.parse(raw)
+
+
+def test_suggest_pairs_follow_derived_in_order(raw):
+    assert cfg.parse(raw).suggest.pairs["resnet12"] == ("resnet10", "resnet10_noavgpool")
+    raw["suggest"]["derived"]["plain6"] = "nosuch"
+    with pytest.raises(cfg.ConfigError, match="suggest.derived.plain6 is 'nosuch'"):
         cfg.parse(raw)

@@ -34,11 +34,11 @@ def tiny_params(raw: dict) -> dict:
                                     for k in ("resnet12", "resnet12_epoch5", "resnet12_seed1", "resnet12_overfit")}
     raw["smoothness"]["original"]["targets"] = {"resnet12": raw["smoothness"]["targets"]["resnet12"]}
     raw["mislabel"].update(seeds=[0, 1], retrain=[0.5], rates=[0.0, 1.0], presets=["as_run"],
-                           seed_runs=["resnet12_seed1"])
-    raw["suggest"]["pairs"] = {"resnet12": ["plain6"]}
-    raw["report"].update(seed_groups={"resnet12": ["resnet12", "resnet12_seed1"]}, converge=["resnet12", "plain6"],
-                         pruned=["plain6"], main_targets=["resnet12", "resnet12_epoch5"],
-                         overlays={"final_vs_epoch5": [["resnet12", "resnet12_epoch5"]]})
+                           runs=["resnet12", "resnet12_seed1"])
+    raw["suggest"]["derived"] = {"plain6": "resnet12"}
+    raw["report"].update(converge=["resnet12", "plain6"], pruned=["plain6"],
+                         main_targets=["resnet12", "resnet12_epoch5"],
+                         overlays={"final_vs_epoch5": {"resnet12": "resnet12_epoch5"}})
     return raw
 
 

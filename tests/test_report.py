@@ -40,21 +40,25 @@ def test_git_state_counts_inputs_but_not_the_reports_own_outputs(tmp_path):
 
 
 def test_captions_name_large_stage_groups_once():
-    made = [(f"mislabel_seeds@r{i}-as_run-0.5", f"results/mislabel_seeds/r{i}/as_run/0.5.json") for i in range(13)]
-    made += [("mislabel@as_run-0.0", "results/mislabel/as_run/0.0.json")]
+    made = [(f"mislabel@r{i}-as_run-0.5", f"results/mislabel/r{i}/as_run/0.5.json") for i in range(13)]
+    made += [("overfit", "results/overfit/summary.json")]
     out = report.compact_sources(made)
-    assert out["links"] == [("mislabel_seeds@* (13 stages)", "results/mislabel_seeds"),
-                            ("mislabel@as_run-0.0", "results/mislabel/as_run/0.0.json")]
-    assert out["command"] == "mislabel_seeds mislabel@as_run-0.0"
+    assert out["links"] == [("mislabel@* (13 stages)", "results/mislabel"), ("overfit", "results/overfit/summary.json")]
+    assert out["command"] == "mislabel overfit"
     assert report.compact_sources(made[:3])["command"] == " ".join(stage for stage, _ in made[:3])
 
 
 def test_alpha_table_rows_follow_the_deepest_network_and_keep_extra_layers():
+    from replication.results import alpha_rows
+
     def alphas(*names):
-        return {"layers": [{"layer": n, "alpha": 0.01 * (i + 1)} for i, n in enumerate(names)]}
-    table = report.alpha_table({"short": alphas("input", "conv1_relu", "fc1"),
-                                "deep": alphas("input", "conv1_relu", "conv2+identity_relu", "avpool", "fc1"),
-                                "odd": alphas("input", "conv9_tanh")})
+        return {"run": "r", "weights": "final", "network": "n", "layers": [
+            {"layer": n, "alpha": 0.01 * (i + 1), "r2": 0.9, "intercept": 0.0, "seconds": 1.0}
+            for i, n in enumerate(names)]}
+    table = report.alpha_table(alpha_rows({("p", "short"): alphas("input", "conv1_relu", "fc1"),
+                                           ("p", "deep"): alphas("input", "conv1_relu", "conv2+identity_relu",
+                                                                 "avpool", "fc1"),
+                                           ("p", "odd"): alphas("input", "conv9_tanh")}))
     assert table["targets"] == ["short", "deep", "odd"]
     assert table["layers"] == ["input", "conv1", "conv2", "avpool", "fc1", "conv9"]
     assert table["by_short"]["deep"]["conv2"] == 0.03 and "conv2" not in table["by_short"]["short"]

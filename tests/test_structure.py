@@ -81,8 +81,7 @@ def test_result_paths_match_dvc_yaml():
         assert _dvc(layout.input_alpha, preset) in _body(stage)["deps"], stage
     assert _outs("smoothness_input") == [_dvc(layout.input_alpha, "${item.preset}")]
     assert _outs("last_layer") == [_dvc(layout.last_layer, "${smoothness.original.preset}", "${key}")]
-    assert _outs("mislabel") == [_dvc(layout.mislabel, "${item.preset}", "${item.rate}")]
-    assert _outs("mislabel_seeds") == [_dvc(layout.mislabel_seed, "${item.run}", "${item.preset}", "${item.rate}")]
+    assert _outs("mislabel") == [_dvc(layout.mislabel, "${item.run}", "${item.preset}", "${item.rate}")]
     assert _outs("retrain") == [_dvc(layout.retrain_dir, "${item}")]
     assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
     assert _outs("architectures") == [str(layout.ARCHITECTURES)]
@@ -119,6 +118,17 @@ def test_the_report_imports_no_torch():
     import sys
 
     code = "import sys, replication.report; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
+
+
+def test_imports_for_annotations_only_are_no_dependency():
+    """claims names the results tables in annotations only (under `if TYPE_CHECKING:`): the overfit stage, which
+    imports claims, neither lists them in dvc.yaml nor loads them (or pandas) when it runs."""
+    import subprocess
+    import sys
+
+    assert "results" in imports("report") and "results" not in closure("overfit")
+    code = "import sys, replication.overfit; assert not {'replication.results', 'pandas'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
 
 

@@ -80,10 +80,10 @@ def tiny(tmp_path_factory):
     raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"},
                                     "long": {"run": "long", "weights": "final"}}
     raw["smoothness"]["original"]["targets"] = {}
-    raw["mislabel"].update(run="tiny", seed_runs=[])
+    raw["mislabel"].update(runs=["tiny"])
     raw["overfit"].update(run="long", baseline="tiny")
-    raw["report"].update(seed_groups={}, converge=["tiny", "long"], pruned=[], main_targets=[], overlays={})
-    raw["suggest"]["pairs"] = {}
+    raw["report"].update(converge=["tiny", "long"], pruned=[], main_targets=[], overlays={})
+    raw["suggest"]["derived"] = {}
     params = cfg.parse(raw)
     runtime.setup(params.base)
     return params, dataset.load_dataset(params.data)
