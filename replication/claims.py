@@ -15,30 +15,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from replication import config as cfg
-from replication.seed_groups import SeedGroup, analysed_targets, by_first_run, in_sds, mean_sd, seed_table
+from replication.seed_groups import SeedGroup, analysed_targets, by_first_run, mean_sd, seed_table
+from replication.zscore import (  # noqa: F401 (the verdicts' names are re-exported: claims.HOLDS and so on)
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    NOISE_SDS,
+    WITHIN_NOISE,
+    network_effect,
+    rank_noise,
+    spearman,
+    weakest,
+    z_of,
+    z_verdict,
+)
 
 if TYPE_CHECKING:  # annotations only (see seed_groups)
     from replication.results import Results
-
-NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is larger than this many seed sds
-HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-WITHIN_NOISE = "within noise"  # the effect points the claimed way but is smaller than NOISE_SDS seed sds
-
-
-def noise_verdict(effect: float, sds: float | None) -> str:
-    """The verdict of an effect measured in the claimed direction: none, or the other way, does not hold; more
-    than NOISE_SDS sds (or any, when there is no sd to measure it in) holds; less is within noise."""
-    return FAILS if effect <= 0 else HOLDS if sds is None or sds > NOISE_SDS else WITHIN_NOISE
-
-
-def spearman(a: dict[str, float], b: dict[str, float]) -> float:
-    """Spearman rank correlation of two scores over the same keys (scipy's: tied values share their mean rank)."""
-    keys = list(a)
-    return float(spearmanr([a[k] for k in keys], [b[k] for k in keys]).statistic)
-
 
 def descending(values: dict[str, float]) -> list[str]:
     return sorted(values, key=values.get, reverse=True)
@@ -58,21 +53,20 @@ def converges_faster(params: cfg.Params, results: Results, orig: dict, seeds: li
         return None
     a, b = (int(results.runs.restored_epoch[r]) for r in (first, second))
     ga, gb = _group_of(first, seeds), _group_of(second, seeds)
-    verdict = HOLDS if a < b else FAILS
-    sds = None
-    if ga and gb and len(ga.runs) >= 2 and len(gb.runs) >= 2:  # judge the seed means, not one run each
-        gap = gb.epoch.mean - ga.epoch.mean
-        sds = in_sds(gap, max(ga.epoch.sd, gb.epoch.sd))
-        verdict = noise_verdict(gap, sds)
-    return {"id": "resnet_converges_faster", "verdict": verdict, "networks": [first, second], "sds": sds,
+    z = None
+    if ga and gb and len(ga.runs) >= 2 and len(gb.runs) >= 2:  # the seed means, in the larger seed sd
+        z = z_of(gb.epoch.mean - ga.epoch.mean, max(ga.epoch.sd, gb.epoch.sd))
+    return {"id": "resnet_converges_faster", "verdict": z_verdict(z), "z": z, "networks": [first, second],
             "k": NOISE_SDS,
             "epochs": [a, b],
             "original_epochs": [orig["runs"].get(r, {}).get("restored_epoch") for r in (first, second)],
             "seed_epochs": [ga.epoch, gb.epoch] if ga and gb else None}
 
 
-def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
-    """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots."""
+def fc1_tracks_accuracy(params: cfg.Params, results: Results, seeds: list[SeedGroup]) -> dict | None:
+    """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots; its
+    noise (rank_noise) is the sd of the correlation when every network with seeds is replaced by one of its
+    seeds, drawn at random (report.bootstrap), or the no-correlation sd of so few networks if larger."""
     analysed = analysed_targets(params)
     runs = {params.target_config(t).run for t in analysed}
     snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
@@ -88,30 +82,52 @@ def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
     fc1 = {t: last[t] for t in ranked}
     acc = {t: accuracy(t) for t in ranked}
     rho = spearman(fc1, acc)
-    verdict = INCONCLUSIVE if len(ranked) < 4 else HOLDS if rho > 0.5 else FAILS
-    return {"id": "fc1_alpha_tracks_accuracy", "verdict": verdict, "networks": ranked, "rho": rho,
+    groups = by_first_run(seeds)
+    seeded = {t: list(groups[tc.run].per_run.index) for t in ranked
+              if (tc := params.target_config(t)).weights == "final" and tc.run in groups}
+    sd = None
+    if seeded:
+        rng = np.random.default_rng(params.report.bootstrap.seed)
+        boot = []
+        for _ in range(params.report.bootstrap.samples):
+            draw = {t: runs[rng.integers(len(runs))] for t, runs in seeded.items()}
+            boot.append(spearman({t: last[draw.get(t, t)] for t in ranked},
+                                 {t: results.runs.test_accuracy[draw[t]] if t in draw else acc[t] for t in ranked}))
+        sd = float(np.std(boot, ddof=1))
+    sd = rank_noise(len(ranked), sd)
+    z = z_of(rho, sd) if len(ranked) >= 4 else None
+    return {"id": "fc1_alpha_tracks_accuracy", "verdict": z_verdict(z), "z": z, "sd": sd, "seeded": list(seeded),
+            "networks": ranked, "rho": rho,
             "by_alpha": descending(fc1), "by_accuracy": descending(acc),
             "snapshot_epoch": params.train.snapshot_epoch}
 
 
-def rises_at_fc1(params: cfg.Params, results: Results) -> dict | None:
-    """The last layer has the largest alpha, more than 1.5 times any earlier layer."""
+def _jump(names: list[str], values: list[float], factor: float = 1.5) -> float:
+    """How far the last layer's alpha is above `factor` times the largest earlier one."""
+    return values[-1] - factor * max(values[:-1])
+
+
+def rises_at_fc1(params: cfg.Params, results: Results, seeds: list[SeedGroup],
+                 noise_seeds: list[SeedGroup] | None = None) -> dict | None:
+    """The last layer's alpha is more than 1.5 times any earlier layer's (the abrupt rise), in every analysed
+    network: z is the weakest network's margin (fc1 - 1.5 x the largest earlier alpha) in seed sds."""
     analysed = [t for t in analysed_targets(params) if results.has(t)]
     if not analysed:
         return None
-    jumps = []
-    for t in analysed:
-        values = results.alpha(t)
-        jumps.append(values[-1] == max(values) and values[-1] > 1.5 * max(values[:-1]))
-    return {"id": "alpha_rises_abruptly_at_fc1", "verdict": HOLDS if all(jumps) else FAILS, "networks": analysed,
-            "count": sum(jumps), "of": len(jumps), "factor": 1.5}
+    own = by_first_run(seeds)
+    noise_groups = own or by_first_run(noise_seeds or [])
+    rows = [r for t in analysed if (r := network_effect(params, results, t, _jump, own, noise_groups))]
+    jumps = [r["effect"] > 0 for r in rows]
+    z = weakest([r["z"] for r in rows])
+    return {"id": "alpha_rises_abruptly_at_fc1", "verdict": z_verdict(z), "z": z, "networks": analysed,
+            "rows": rows, "count": sum(jumps), "of": len(jumps), "factor": 1.5}
 
 
 def mislabel_lowers(params: cfg.Params, results: Results) -> dict | None:
-    """The last layer's alpha falls monotonically as labels are shuffled, by more than the noise: the
-    shuffle-and-forest sd at each rate and, where other training seeds were studied, the sd of the
-    training seeds' means (under the first of mislabel.presets that results hold). A monotone fall
-    smaller than NOISE_SDS times that noise is within noise."""
+    """The last layer's alpha falls at every step of the shuffled fraction (under the first of mislabel.presets
+    that results hold). Each step's fall is measured in its noise: the larger of the shuffle-and-forest sd and,
+    where other training seeds were studied, the sd of the training seeds' means, at the step's two rates;
+    z is the weakest step's."""
     preset = next((p for p in params.mislabel.presets if p in set(results.mislabel.preset)), None)
     by_run = results.mislabel_runs(preset) if preset else {}
     if params.mislabel.run not in by_run:
@@ -126,9 +142,10 @@ def mislabel_lowers(params: cfg.Params, results: Results) -> dict | None:
 
     monotone = falls(means)
     gap = means[0] - means[-1]
-    noise_sd = max(max(sds), max(train_sd))
-    verdict = noise_verdict(gap if monotone else 0.0, in_sds(gap, noise_sd))
-    return {"id": "mislabel_lowers_alpha", "verdict": verdict, "k": NOISE_SDS,
+    steps = [z_of(means[i] - means[i + 1], max(sds[i], sds[i + 1], train_sd[i], train_sd[i + 1]))
+             for i in range(len(means) - 1)]
+    z = weakest(steps)
+    return {"id": "mislabel_lowers_alpha", "verdict": z_verdict(z), "z": z, "step_z": steps, "k": NOISE_SDS,
             "networks": list(run_means), "preset": preset, "rates": list(params.mislabel.rates),
             "means": means, "monotone": monotone, "gap": gap, "max_sd": max(sds),
             "run_means": run_means, "train_sd": train_sd, "max_train_sd": max(train_sd),
@@ -168,10 +185,13 @@ def conv_lower(layers: list[dict]) -> dict:
     return {"conv_layers_lower": sum(row["difference"] < 0 for row in conv), "conv_layers": len(conv)}
 
 
-def overfit_pattern(results: Results) -> dict | None:
+def overfit_pattern(results: Results, seeds: list[SeedGroup], noise_seeds: list[SeedGroup] | None = None
+                    ) -> dict | None:
     """Most conv layers of the overfitted network have a lower alpha, and its last layer a higher one.
     The overfit stage compared the main preset's alphas; the comparison is redone under the results' main
-    preset (None when it lacks one of the two networks)."""
+    preset (None when it lacks one of the two networks). Each layer's change is measured in the seed sd of
+    that layer of the early-stopped network (its own seeds, else the noise seeds'), against the seed mean
+    where it has seeds: z is the weaker of the median conv layer's fall and fc1's rise."""
     o = results.overfit
     if not results.has(o["run"]) or not results.has(o["baseline_run"]):
         return None
@@ -179,15 +199,33 @@ def overfit_pattern(results: Results) -> dict | None:
     layers = layer_differences(rows[o["run"]], rows[o["baseline_run"]])
     o = {**o, "layers": layers, **conv_lower(layers)}
     fc = o["layers"][-1]
-    holds = o["conv_layers_lower"] > o["conv_layers"] / 2 and fc["difference"] > 0
-    return {"id": "overfit_conv_lower_fc1_higher", "verdict": HOLDS if holds else FAILS,
+    own = by_first_run(seeds).get(o["baseline_run"])
+    group = own or by_first_run(noise_seeds or []).get(o["baseline_run"])
+    per_layer, z = [], None
+    if group is not None:
+        stats, means = group.layer_stats(), own.layer_stats() if own else {}
+        for row in layers:
+            if row["layer"] in stats and row["difference"] is not None:
+                base = means[row["layer"]].mean if row["layer"] in means else row["baseline"]
+                sign = 1.0 if row is fc else -1.0  # conv layers are claimed lower, fc1 higher
+                if row is fc or row["layer"].startswith("conv"):
+                    per_layer.append({"layer": row["layer"], "change": row["overfit"] - base,
+                                      "z": z_of(sign * (row["overfit"] - base), stats[row["layer"]].sd)})
+        conv = [r["z"] for r in per_layer if r["layer"] != fc["layer"]]
+        if conv and None not in conv and per_layer[-1]["layer"] == fc["layer"]:
+            z = weakest([float(np.median(conv)), per_layer[-1]["z"]])
+    return {"id": "overfit_conv_lower_fc1_higher", "verdict": z_verdict(z), "z": z, "per_layer": per_layer,
+            "sd_from": group.group if group else None, "seed_mean": own is not None,
             "networks": [o["run"], o["baseline_run"]], "epochs": o["epochs"], "lower": o["conv_layers_lower"],
             "conv_layers": o["conv_layers"], "fc1": [fc["overfit"], fc["baseline"]],
             "accuracy": [o["test_accuracy"], o["baseline_test_accuracy"]]}
 
 
-def pruned_as_good(params: cfg.Params, results: Results, tolerance: float = 0.01) -> dict | None:
-    """Each network in report.pruned is within `tolerance` of the network it was derived from, or better."""
+def pruned_as_good(params: cfg.Params, results: Results, seeds: list[SeedGroup], tolerance: float = 0.01
+                   ) -> dict | None:
+    """Each network in report.pruned is within `tolerance` of the network it was derived from, or better: z is
+    the weakest pair's accuracy difference plus the tolerance, in the largest seed sd of test accuracy."""
+    spread = max((g.accuracy.sd for g in seeds if len(g.runs) >= 2), default=None)
     pairs = []
     for target, s in results.suggestions.items():
         for mod in s["modified"]:
@@ -195,10 +233,12 @@ def pruned_as_good(params: cfg.Params, results: Results, tolerance: float = 0.01
                 diff = mod["test_accuracy"] - s["test_accuracy"]
                 pairs.append({"run": mod["run"], "from": target, "accuracy": mod["test_accuracy"],
                               "from_accuracy": s["test_accuracy"], "params": mod["params"],
-                              "from_params": s["params"], "ok": diff > -tolerance})
+                              "from_params": s["params"], "ok": diff > -tolerance,
+                              "z": z_of(diff + tolerance, spread)})
     if not pairs:
         return None
-    return {"id": "smaller_networks_do_as_well", "verdict": HOLDS if all(p["ok"] for p in pairs) else FAILS,
+    z = weakest([p["z"] for p in pairs])
+    return {"id": "smaller_networks_do_as_well", "verdict": z_verdict(z), "z": z, "sd": spread,
             "networks": [p["run"] for p in pairs], "pairs": pairs, "count": sum(p["ok"] for p in pairs),
             "tolerance_points": 100 * tolerance}
 
@@ -211,7 +251,9 @@ def _depth_rho(table: np.ndarray) -> float:
 
 def depth_trend(params: cfg.Params, seeds: list[SeedGroup]) -> dict | None:
     """Spearman correlation of the seed-mean alpha with depth over the hidden layers (conv layers and
-    avpool), with a bootstrap over seeds; a steady rise is a correlation whose 95% interval is above 0."""
+    avpool), with a bootstrap over seeds. The claim is that alpha does not rise with depth: z is minus the
+    correlation in its noise (rank_noise over the hidden layers; the weakest group's), so a clear rise does not
+    hold, a clear fall holds and a flat or noisy profile is within noise."""
     groups = [g for g in seeds if g.n_alpha >= 2]
     if not groups:
         return None
@@ -222,10 +264,12 @@ def depth_trend(params: cfg.Params, seeds: list[SeedGroup]) -> dict | None:
         runs = len(table)
         boot = [_depth_rho(table[rng.integers(0, runs, runs)]) for _ in range(params.report.bootstrap.samples)]
         low, high = np.quantile(boot, [0.025, 0.975])
-        out.append({"group": g.group, "rho": _depth_rho(table), "low": float(low), "high": float(high),
+        rho, sd = _depth_rho(table), rank_noise(table.shape[1], float(np.std(boot, ddof=1)))
+        out.append({"group": g.group, "rho": rho, "low": float(low), "high": float(high), "sd": sd, "z": z_of(-rho, sd),
                     "runs": runs, "first": float(table[:, 0].mean()), "last": float(table[:, -1].mean())})
     steady = [x for x in out if x["low"] > 0]
-    return {"id": "alpha_no_steady_rise", "verdict": FAILS if steady else HOLDS, "networks": [x["group"] for x in out],
+    z = weakest([x["z"] for x in out])
+    return {"id": "alpha_no_steady_rise", "verdict": z_verdict(z), "z": z, "networks": [x["group"] for x in out],
             "groups": out, "steady": [x["group"] for x in steady], "samples": params.report.bootstrap.samples}
 
 
@@ -242,46 +286,28 @@ def _fall(values: dict[str, float], spec: dict) -> float | None:
     return values[spec["above"]] - float(np.mean([values[name] for name in spec["below"]]))
 
 
-def _seed_falls(group: SeedGroup, spec: dict) -> list[float]:
-    """_fall of every seed run of a seed_table group ([] when the group lacks one of the layers)."""
-    names = [short_layer(s.layer) for s in group.alpha]
-    falls = [_fall(dict(zip(names, alphas, strict=True)), spec) for alphas in group.per_run.itertuples(index=False)]
-    return [] if None in falls else falls
-
-
 def _fall_row(params: cfg.Params, results: Results, orig: dict, target: str, spec: dict, own: dict,
               noise_groups: dict) -> dict | None:
-    """One network of a layer_falls claim: its fall, the seed sd it is measured in and its verdict (None when
+    """One network of a layer_falls claim: its fall, the seed sd it is measured in, z and its verdict (None when
     a layer is missing)."""
-    tc = params.target_config(target)
-    final = tc.weights == "final"
-    group = own.get(tc.run) if final else None
-    if group is not None:
-        falls = _seed_falls(group, spec)
-        if not falls:
-            return None
-        (gap, sd), runs = mean_sd(falls), len(falls)
-        values = {short_layer(s.layer): s.mean for s in group.alpha}
-        sd_from, borrowed = group.group, False
-    else:
+    def fall(names: list[str], alphas: list[float]) -> float | None:
+        return _fall(dict(zip(map(short_layer, names), alphas, strict=True)), spec)
+
+    e = network_effect(params, results, target, fall, own, noise_groups)
+    if e is None:
+        return None
+    if e["borrowed"]:
         rows = results.layers(target)
         values = dict(zip(rows.layer.map(short_layer), rows.alpha, strict=True))
-        gap, runs, borrowed = _fall(values, spec), 1, True
-        if gap is None:
-            return None
-        mine = noise_groups.get(tc.run) if final else None
-        spreads = [(mean_sd(f).sd, g.group) for g in ([mine] if mine else noise_groups.values())
-                   if len(f := _seed_falls(g, spec)) >= 2]
-        sd, sd_from = max(spreads) if spreads else (None, None)
-    sds = in_sds(gap, sd) if sd is not None else None
+    else:
+        values = {short_layer(s.layer): s.mean for s in own[params.target_config(target).run].alpha}
     interval = orig["per_layer"]["alpha"].get(target, {})
     original = {short_layer(layer): (low + high) / 2 for layer, (low, high) in interval.items()}
     return {"target": target, "above": spec["above"], "below": list(spec["below"]),
             "above_alpha": values[spec["above"]], "below_alpha": [values[name] for name in spec["below"]],
             "under": sum(values[name] < values[spec["above"]] for name in spec["below"]),
-            "fall": gap, "sd": sd, "sds": sds, "sd_from": sd_from, "borrowed": borrowed, "runs": runs,
-            "original_fall": _fall(original, spec),
-            "verdict": noise_verdict(gap, sds)}
+            "fall": e["effect"], "sd": e["sd"], "z": e["z"], "sd_from": e["sd_from"], "borrowed": e["borrowed"],
+            "runs": e["runs"], "original_fall": _fall(original, spec), "verdict": z_verdict(e["z"])}
 
 
 def layer_falls(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup],
@@ -298,8 +324,7 @@ def layer_fall(claim_id: str, params: cfg.Params, results: Results, orig: dict, 
     mean where the network has seeds, judged against the sd of the per-seed falls; a network with one run
     borrows that sd from its own seed group or else the largest of the groups' sds of the same fall. The groups
     are those of `seeds`; only when there are none (a preset run once per network) those of `noise_seeds`,
-    whose alphas must be on the same scale. A claim holds when every network falls by more than NOISE_SDS
-    sds, is within noise when every network falls, and does not hold otherwise."""
+    whose alphas must be on the same scale. z is the weakest network's fall in its sd (z_verdict)."""
     own = by_first_run(seeds)
     noise_groups = own or by_first_run(noise_seeds or [])
     by_target = orig["layer_falls"]["claims"].get(claim_id, {})
@@ -307,9 +332,8 @@ def layer_fall(claim_id: str, params: cfg.Params, results: Results, orig: dict, 
             if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
     if not rows:
         return None
-    judged = {r["verdict"] for r in rows}
-    verdict = FAILS if FAILS in judged else HOLDS if judged == {HOLDS} else WITHIN_NOISE
-    return {"id": claim_id, "verdict": verdict, "networks": [r["target"] for r in rows], "rows": rows,
+    z = weakest([r["z"] for r in rows])
+    return {"id": claim_id, "verdict": z_verdict(z), "z": z, "networks": [r["target"] for r in rows], "rows": rows,
             "k": NOISE_SDS}
 
 
@@ -339,39 +363,39 @@ class Claim:
     template: str = ""  # the macro of report_templates/claims.html that writes its evidence (default: the id)
 
 
-def _weakest_fall(c: dict) -> float:
-    """The weakest network's fall in seed sds, signed (in alpha units when no network has an sd)."""
-    return min(r["fall"] / r["sd"] if r["sd"] else r["fall"] for r in c["rows"])
-
-
 def _layer_fall_claim(claim_id: str, text: str) -> Claim:
     return Claim(claim_id, text, lambda e: layer_fall(claim_id, e.params, e.results, e.orig, e.seeds, e.noise_seeds),
-                 _weakest_fall, "the sd over training seeds of each network's fall", template="layer_falls")
+                 lambda c: min(r["fall"] for r in c["rows"]),
+                 "the sd over training seeds of each network's fall (borrowed where a network has one run); z of the "
+                 "weakest network", template="layer_falls")
 
 
 CLAIMS: dict[str, Claim] = {c.id: c for c in (
     Claim("resnet_converges_faster", "ResNet12 trained for 30 epochs, Plain12 for 44 (restored epochs).",
           lambda e: converges_faster(e.params, e.results, e.orig, e.seeds),
-          lambda c: c["epochs"][1] - c["epochs"][0], "the sd of the restored epoch over training seeds",
+          lambda c: c["epochs"][1] - c["epochs"][0],
+          "the larger sd of the restored epoch over either network's training seeds; z of the seed means' gap",
           uses_alpha=False),
     Claim("fc1_alpha_tracks_accuracy", "The last layer's smoothness strongly correlates with the network's "
-          "performance.", lambda e: fc1_tracks_accuracy(e.params, e.results), lambda c: c["rho"],
-          "none yet: a rank correlation over the analysed networks"),
+          "performance.", lambda e: fc1_tracks_accuracy(e.params, e.results, e.seeds), lambda c: c["rho"],
+          "the sd of the rank correlation when each network with seeds is replaced by a random one of its seeds"),
     Claim("alpha_rises_abruptly_at_fc1", "Alpha does not rise much from layer to layer; only the last layer's "
-          "rises abruptly.", lambda e: rises_at_fc1(e.params, e.results), lambda c: c["count"] / c["of"],
-          "none yet: a count of networks"),
+          "rises abruptly.", lambda e: rises_at_fc1(e.params, e.results, e.seeds, e.noise_seeds),
+          lambda c: min(r["effect"] for r in c["rows"]),
+          "the seed sd of fc1's margin over 1.5 x the largest earlier alpha; z of the weakest network"),
     Claim("alpha_no_steady_rise", "Alpha does not increase steadily from layer to layer.",
-          lambda e: depth_trend(e.params, e.seeds), lambda c: max(x["low"] for x in c["groups"]),
-          "a bootstrap over training seeds"),
+          lambda e: depth_trend(e.params, e.seeds), lambda c: max(x["rho"] for x in c["groups"]),
+          "the sd of the depth correlation over a bootstrap of training seeds; z = -rho / sd, weakest group"),
     Claim("mislabel_lowers_alpha", "The more labels are shuffled, the lower the alpha of the last layer.",
           lambda e: mislabel_lowers(e.params, e.results), lambda c: c["gap"],
-          "the larger of the shuffle-and-forest sd and the training-seed sd"),
+          "at each step, the larger of the shuffle-and-forest sd and the training-seed sd; z of the weakest step"),
     Claim("overfit_conv_lower_fc1_higher", "In the overfitted ResNet12 alpha is mostly smaller in the conv layers "
-          "and bigger in the last layer.", lambda e: overfit_pattern(e.results),
-          lambda c: c["lower"] / c["conv_layers"], "none yet: a count of layers"),
+          "and bigger in the last layer.", lambda e: overfit_pattern(e.results, e.seeds, e.noise_seeds),
+          lambda c: c["lower"] / c["conv_layers"],
+          "each layer's seed sd in the early-stopped network; z the weaker of the median conv layer and fc1"),
     Claim("smaller_networks_do_as_well", "Networks pruned by the smoothness analysis perform almost the same or "
-          "better.", lambda e: pruned_as_good(e.params, e.results), lambda c: c["count"] / len(c["pairs"]),
-          "a fixed tolerance of 1 accuracy point", uses_alpha=False),
+          "better.", lambda e: pruned_as_good(e.params, e.results, e.seeds), lambda c: c["count"] / len(c["pairs"]),
+          "the largest seed sd of test accuracy, with a margin of 1 point; z of the weakest pair", uses_alpha=False),
     _layer_fall_claim("deleted_layers_fall", "The layers deleted to make ResNet10 (conv6, conv7) and Plain6 (conv5 "
                       "to conv10) were less smooth than the layer before them."),
     _layer_fall_claim("tanh_falls_at_conv9_11", "In the tanh networks alpha falls at conv9 to conv11, so these "
@@ -411,7 +435,9 @@ def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list
     for claim_id, claim in CLAIMS.items():
         cells = {p: next((c["verdict"] for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
         judged = {v for v in cells.values() if v is not None}
+        zs = {p: next((c.get("z") for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
         if judged:  # "inconclusive" (too few networks so far) is no verdict to change from
-            rows.append({"id": claim_id, "claim": claim.text, "cells": cells, "uses_alpha": claim.uses_alpha,
+            rows.append({"id": claim_id, "claim": claim.text, "cells": cells, "z": zs, "uses_alpha": claim.uses_alpha,
+                         "noise": claim.noise,
                          "changes": len(judged - {INCONCLUSIVE}) > 1})
     return rows

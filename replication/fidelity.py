@@ -8,7 +8,8 @@ from replication import claims
 from replication import config as cfg
 from replication.estimator import estimator
 from replication.results import Results
-from replication.seed_groups import SeedGroup, Stat, by_first_run, in_sds, seed_table, single_runs
+from replication.seed_groups import SeedGroup, Stat, by_first_run, in_sds, mean_sd, seed_table, single_runs
+from replication.zscore import z_of
 
 
 def layer_fidelity(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], close: float = 0.005,
@@ -156,3 +157,43 @@ def _overfit(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup],
     return {"baseline": g.runs[0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
             "of": len(rows), "fc1_difference": fc["difference"],
             "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
+
+
+def _spread(values: list[float], groups: list[list[float]]) -> tuple[float, float | None, bool]:
+    """Mean and sd of a network's seed values; a network with one value borrows the largest sd of `groups`."""
+    if len(values) >= 2:
+        return (*mean_sd(values), False)
+    sds = [mean_sd(g).sd for g in groups if len(g) >= 2]
+    return values[0], max(sds) if sds else None, True
+
+
+def summary_rows(params: cfg.Params, results: Results, orig: dict, k: float = claims.NOISE_SDS) -> list[dict]:
+    """Page 1: per network shown on its own, the original's test accuracy and fc1 alpha beside this run's, as mean
+    and sd over its training seeds (one run: its value, in the largest seed sd of the networks with seeds). fc1
+    is the original's own estimator's (stage last_layer, every target). Each comparison is a z (the gap to the
+    original, 0 inside its chart-read interval, in that sd); a network is within noise of the original when
+    both |z| are under k."""
+    seeds = params.seed_groups
+    runs = results.runs.test_accuracy
+    fc1 = results.last_layer.alpha
+    acc_groups = [[runs[r] for r in group] for group in seeds.values()]
+    fc1_groups = [[fc1[r] for r in group if r in fc1.index] for group in seeds.values()]
+    rows = []
+    for run in single_runs(params):
+        group = seeds.get(run, (run,))
+        acc, acc_sd, acc_borrowed = _spread([runs[r] for r in group], acc_groups)
+        o = orig["runs"].get(run)
+        acc_z = z_of(acc - o["test_accuracy"], acc_sd) if o else None
+        alpha = [fc1[r] for r in group if r in fc1.index]
+        a, a_sd, a_borrowed = _spread(alpha, fc1_groups) if alpha else (None, None, True)
+        interval = orig["per_layer"]["alpha"].get(run, {}).get("fc1")
+        gap = None if interval is None or a is None else (
+            0.0 if interval[0] <= a <= interval[1] else a - interval[1] if a > interval[1] else a - interval[0])
+        a_z = z_of(gap, a_sd) if gap is not None else None
+        zs = [z for z in (acc_z, a_z) if z is not None]
+        rows.append({"run": run, "seeds": len(group), "accuracy": acc, "accuracy_sd": acc_sd,
+                     "accuracy_borrowed": acc_borrowed, "original_accuracy": o["test_accuracy"] if o else None,
+                     "accuracy_z": acc_z, "fc1": a, "fc1_sd": a_sd, "fc1_borrowed": a_borrowed,
+                     "original_fc1": interval, "fc1_z": a_z,
+                     "verdict": None if not zs else "within noise" if all(abs(z) < k for z in zs) else "differs"})
+    return rows

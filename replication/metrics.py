@@ -49,7 +49,8 @@ def mislabel_numbers(results: Results, params: cfg.Params) -> dict:
 
 
 def claim_numbers(by_preset: dict[str, list[dict]]) -> dict:
-    return {preset: {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "value": float(claims.CLAIMS[c["id"]].key(c))}
+    return {preset: {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "z": c.get("z"),
+                               "value": float(claims.CLAIMS[c["id"]].key(c))}
                      for c in found}
             for preset, found in by_preset.items()}
 

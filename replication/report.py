@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ import yaml
 from replication import claims, figures, layout
 from replication import config as cfg
 from replication.errors import UserError, run_main
-from replication.fidelity import fidelity_by_preset, noise, original_reached
+from replication.fidelity import fidelity_by_preset, noise, original_reached, summary_rows
 from replication.files import atomic_path, exclusive, file_md5, recorded_md5, swap_in, write_json, write_text
 from replication.originals import originals
 from replication.results import Results, gather
@@ -58,13 +59,18 @@ def _signed(x, digits: int = 2, scale: float = 100.0) -> str:
     return "n/a" if x is None else f"{scale * x:+.{digits}f}"
 
 
+def z_text(z: float | None) -> str:
+    """z with two decimals, cut toward zero (1.996 prints 1.99, never the threshold 2.00 it has not reached)."""
+    return "n/a" if z is None else f"{math.trunc(z * 100) / 100:+.2f}"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(pct=_pct, num=_num, signed=_signed, thousands=lambda x: f"{x:,}",
+    env.filters.update(pct=_pct, num=_num, signed=_signed, z=z_text, thousands=lambda x: f"{x:,}",
                        pct0=lambda x: f"{100 * x:.0f}%", sources=compact_sources)
     return env
 
@@ -311,7 +317,7 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
         "presets": params.smoothness.presets,
         "preset_done": {p: len(results.targets(p)) for p in params.smoothness.presets},
-        "fc1": results.fc1(),
+        "summary": summary_rows(params, results, orig),
         "mislabel_rows": {p: results.mislabel_runs(p)[params.mislabel.run] for p in params.mislabel.presets},
         "noise": noise(params, results, orig, seeds),
         "mislabel_spread": claims.mislabel_spread(params, results),

@@ -7,7 +7,9 @@ Three tables carry the numbers, one row per observation, read by column name:
 - `alphas`: one row per estimator preset, smoothness target and layer, in depth order: preset, target, run,
   weights, network, position (0 = input), layer, alpha, r2, intercept (of the log-log line), seconds;
 - `mislabel`: one row per run of mislabel.runs, preset and rate: alpha mean, sd, min and max over the
-  shuffle seeds, and the fraction of labels changed.
+  shuffle seeds, and the fraction of labels changed;
+- `last_layer`: one row per smoothness target: the last layer's alpha and R^2 under the original's estimator
+  (stage last_layer), seeds and snapshots included.
 
 What is not a table stays as read: each run's metrics file (confusion matrix, snapshot), histories, the
 smoothness files' estimator and curves, the mislabel forests' curves, inputs, retrain, overfit, suggestions.
@@ -35,6 +37,7 @@ class Results:
     runs: pd.DataFrame
     alphas: pd.DataFrame
     mislabel: pd.DataFrame
+    last_layer: pd.DataFrame = field(default_factory=lambda: last_layer_rows({}))
     metrics: dict[str, dict] = field(default_factory=dict)  # run -> its metrics.json
     histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # run -> epoch, train_loss, val_loss, ...
     files: dict[tuple[str, str], dict] = field(default_factory=dict)  # (preset, target) -> alphas.json sans layers
@@ -111,6 +114,14 @@ def mislabel_rows(found: dict[tuple[str, str, float], dict]) -> pd.DataFrame:
          for (run, preset, rate), r in found.items()], columns=["run", "preset", "rate", *MISLABEL_COLUMNS])
 
 
+def last_layer_rows(found: dict[str, dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [{"target": t, "run": r["run"], "weights": r["weights"], "network": r["network"], "preset": r["preset"],
+          "layer": r["row"]["layer"], "alpha": r["row"]["alpha"], "r2": r["row"]["r2"]} for t, r in found.items()],
+        columns=["target", "run", "weights", "network", "preset", "layer", "alpha", "r2"]
+    ).set_index("target", drop=False)
+
+
 def history_table(rows: list[dict]) -> pd.DataFrame:
     """A history.csv as numbers (Python's own float parsing: the values are the file's, bit for bit)."""
     return pd.DataFrame({key: [int(r[key]) if key == "epoch" else float(r[key]) for r in rows] for key in rows[0]})
@@ -136,6 +147,8 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
              for run in ml.runs for preset in ml.presets for rate in ml.rates}
     return Results(
         main=sm.preset, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
+        last_layer=last_layer_rows({t: need(layout.last_layer(sm.original.preset, t), f"last_layer@{t}")
+                                    for t in sm.targets}),
         metrics=metrics,
         histories={name: history_table(need(layout.history(name), f"train@{name}")) for name in params.runs}
         if histories else {},

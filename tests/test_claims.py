@@ -11,7 +11,7 @@ from tables import results as R
 from replication import claims, fidelity, report
 from replication import config as cfg
 from replication.originals import originals
-from replication.seed_groups import LayerStat, SeedGroup, mean_sd
+from replication.seed_groups import LayerStat, SeedGroup, in_sds, mean_sd
 
 LAYERS = ["input", "conv1_relu", "conv2_relu", "avpool", "fc1"]
 
@@ -87,8 +87,11 @@ def test_no_seed_groups_no_noise(params):
     assert fidelity.noise(params, R(params, {}), originals(), []) is None
 
 
-def test_in_sds_and_spearman():
-    assert claims.in_sds(-0.3, 0.1) == pytest.approx(3.0) and claims.in_sds(0.3, 0.0) is None
+def test_in_sds_z_and_spearman():
+    assert in_sds(-0.3, 0.1) == pytest.approx(3.0) and in_sds(0.3, 0.0) is None
+    assert claims.z_of(-0.3, 0.1) == pytest.approx(-3.0) and claims.z_of(0.3, 0.0) is None
+    # a rank correlation of n points is never measured in less than its no-correlation sd 1/sqrt(n - 1)
+    assert claims.rank_noise(5, 0.0) == 0.5 and claims.rank_noise(5, 0.7) == 0.7
     assert claims.spearman({"a": 3, "b": 2, "c": 1}, {"a": 30, "b": 20, "c": 10}) == pytest.approx(1.0)
     assert claims.spearman({"a": 3, "b": 2, "c": 1}, {"a": 10, "b": 20, "c": 30}) == pytest.approx(-1.0)
     # ties share their mean rank: ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4) give 0.9487; without that, 0.8 or 1.0
@@ -100,10 +103,17 @@ def test_pruned_claim_uses_the_listed_networks_only(params):
     suggestions = {"resnet12": {"test_accuracy": 0.65, "params": 100, "modified": [
         {"run": "resnet10", "test_accuracy": 0.645, "params": 90},
         {"run": "resnet10_noavgpool", "test_accuracy": 0.50, "params": 80}]}}
-    c = claims.pruned_as_good(params, R(params, {"suggestions": suggestions}))
-    assert c["networks"] == ["resnet10"] and c["verdict"] == claims.HOLDS  # 0.5 points below: within 1 point
-    suggestions["resnet12"]["modified"][0]["test_accuracy"] = 0.62
-    assert claims.pruned_as_good(params, R(params, {"suggestions": suggestions}))["verdict"] == claims.FAILS
+    seeds = [_group(epochs=[30, 30], accuracy_sd=0.002)]  # accuracy spreads 0.2 points over seeds
+    c = claims.pruned_as_good(params, R(params, {"suggestions": suggestions}), seeds)
+    # 0.5 points below, 1 point allowed: 0.5 points to spare, 2.5 seed sds
+    assert c["networks"] == ["resnet10"] and c["verdict"] == claims.HOLDS and c["z"] == pytest.approx(2.5)
+    suggestions["resnet12"]["modified"][0]["test_accuracy"] = 0.62  # 3 points below: 2 beyond the margin, -10 sd
+    assert claims.pruned_as_good(params, R(params, {"suggestions": suggestions}), seeds)["verdict"] == claims.FAILS
+    suggestions["resnet12"]["modified"][0]["test_accuracy"] = 0.641  # 0.9 points below: 0.5 sd, within noise
+    c = claims.pruned_as_good(params, R(params, {"suggestions": suggestions}), seeds)
+    assert c["verdict"] == claims.WITHIN_NOISE
+    c = claims.pruned_as_good(params, R(params, {"suggestions": suggestions}), [])
+    assert c["verdict"] == claims.INCONCLUSIVE
 
 
 def test_mislabel_verdict_needs_a_monotone_fall_beyond_the_spread(params):
@@ -134,23 +144,27 @@ def test_mislabel_verdict_knows_the_training_seed_spread(params):
 
 
 def _group(per_run: dict[str, list[float]] | None = None, epochs: list[int] | None = None,
-           first: str = "r0") -> SeedGroup:
+           first: str = "r0", accuracy_sd: float = 0.0) -> SeedGroup:
     """A seed group from per-run alphas (layers l0, l1, ...) or restored epochs alone."""
     per_run = per_run or {}
     runs = tuple(per_run) or (first, *(f"{first}_s{i}" for i in range(1, len(epochs or []))))
     table = pd.DataFrame.from_dict(per_run, orient="index")
     alpha = [LayerStat(f"l{i}", *mean_sd(table[i])) for i in table.columns]
-    return SeedGroup(group=runs[0], runs=runs, accuracies=[], epochs=epochs or [], accuracy=mean_sd([0.6]),
-                     epoch=mean_sd(epochs or [30]), snapshot=mean_sd([0.5]), per_run=table, alpha=alpha)
+    return SeedGroup(group=runs[0], runs=runs, accuracies=[], epochs=epochs or [],
+                     accuracy=mean_sd([0.6 - accuracy_sd, 0.6, 0.6 + accuracy_sd]), epoch=mean_sd(epochs or [30]),
+                     snapshot=mean_sd([0.5]), per_run=table, alpha=alpha)
 
 
 def test_depth_trend_tells_a_steady_rise_from_noise(params):
     rising = _group({f"r{s}": [0.015, *(0.02 + 0.001 * i + 0.0001 * s for i in range(8)), 0.1] for s in range(3)})
     trend = claims.depth_trend(params, [rising])
     assert trend["verdict"] == claims.FAILS and trend["groups"][0]["low"] > 0.9 and trend["steady"] == ["r0"]
+    assert trend["groups"][0]["z"] == pytest.approx(-np.sqrt(7))  # rho 1 in its no-correlation sd, 1 / sqrt(8 - 1)
     rng = np.random.default_rng(0)
     flat = _group({f"r{s}": [0.015, *(0.02 + 0.002 * rng.standard_normal(8)), 0.1] for s in range(5)})
-    assert claims.depth_trend(params, [flat])["verdict"] == claims.HOLDS
+    assert claims.depth_trend(params, [flat])["verdict"] == claims.WITHIN_NOISE  # no rise, but no clear fall either
+    falling = _group({f"r{s}": [0.015, *(0.03 - 0.001 * i + 0.0001 * s for i in range(8)), 0.1] for s in range(3)})
+    assert claims.depth_trend(params, [falling])["verdict"] == claims.HOLDS
 
 
 def test_layer_fidelity_measures_the_gap_to_the_original_interval(params):
@@ -171,12 +185,14 @@ def test_convergence_claim_is_judged_on_seed_means(params):
     orig = {"runs": {}}
     seeds = [group("resnet12", [30, 31, 29]), group("plain12", [44, 45, 43])]
     far = claims.converges_faster(params, R(params, results), orig, seeds)
-    assert far["verdict"] == claims.HOLDS and far["sds"] == pytest.approx(14.0)
+    assert far["verdict"] == claims.HOLDS and far["z"] == pytest.approx(14.0)
     seeds = [group("resnet12", [30, 36, 33]), group("plain12", [44, 34, 40])]
     close = claims.converges_faster(params, R(params, results), orig, seeds)
-    assert close["verdict"] == claims.WITHIN_NOISE and close["sds"] < claims.NOISE_SDS
-    alone = claims.converges_faster(params, R(params, results), orig, [])
-    assert alone["verdict"] == claims.HOLDS and alone["sds"] is None
+    assert close["verdict"] == claims.WITHIN_NOISE and 0 < close["z"] < claims.NOISE_SDS
+    seeds = [group("resnet12", [44, 45, 43]), group("plain12", [30, 31, 29])]  # the other way round
+    assert claims.converges_faster(params, R(params, results), orig, seeds)["verdict"] == claims.FAILS
+    alone = claims.converges_faster(params, R(params, results), orig, [])  # one run each: no noise to judge in
+    assert alone["verdict"] == claims.INCONCLUSIVE and alone["z"] is None
 
 
 def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
@@ -253,19 +269,21 @@ def _fall_setup(params: cfg.Params, falls: dict[str, list[float]], single: dict[
     return results, orig
 
 
-@pytest.mark.parametrize(("per_seed", "verdict", "sds"), [
-    ([0.002, 0.003, 0.004], claims.HOLDS, 3.0),          # mean fall 0.003, sd 0.001
-    ([0.0, 0.001, 0.002], claims.WITHIN_NOISE, 1.0),      # falls, by one sd
-    ([-0.002, -0.001, 0.0], claims.FAILS, 1.0),           # rises on average
+@pytest.mark.parametrize(("per_seed", "verdict", "z"), [
+    ([0.002, 0.003, 0.004], claims.HOLDS, 3.0),           # mean fall 0.003, sd 0.001
+    ([0.0, 0.001, 0.002], claims.WITHIN_NOISE, 1.0),       # falls, by one sd
+    ([-0.002, -0.001, 0.0], claims.WITHIN_NOISE, -1.0),    # rises by one sd: its sign decides nothing
+    ([-0.004, -0.003, -0.002], claims.FAILS, -3.0),        # rises by three
 ])
-def test_layer_fall_is_judged_in_seed_sds(params, per_seed, verdict, sds):
+def test_layer_fall_is_judged_in_seed_sds(params, per_seed, verdict, z):
     results, orig = _fall_setup(params, {"resnet12": per_seed}, {})
     (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     (row,) = c["rows"]
     assert c["id"] == "deleted_layers_fall" and c["verdict"] == verdict and row["verdict"] == verdict
     assert row["fall"] == pytest.approx(np.mean(per_seed)) and row["sd"] == pytest.approx(0.001)
-    assert row["sds"] == pytest.approx(sds) and row["runs"] == 3 and not row["borrowed"]
-    assert row["under"] == (2 if np.mean(per_seed) > 0.001 else 1 if np.mean(per_seed) > -0.001 else 0)
+    assert row["z"] == pytest.approx(z) and c["z"] == row["z"] and row["runs"] == 3 and not row["borrowed"]
+    mean = np.mean(per_seed)
+    assert row["under"] == (2 if mean > 0.001 else 1 if mean > -0.001 else 0 if mean > -0.003 else 0)
 
 
 def test_single_run_borrows_the_largest_seed_sd_and_one_failure_sinks_the_claim(params):
@@ -275,8 +293,8 @@ def test_single_run_borrows_the_largest_seed_sd_and_one_failure_sinks_the_claim(
     (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     rows = {r["target"]: r for r in c["rows"]}
     assert rows["plain6"]["borrowed"] and rows["plain6"]["sd_from"] == "plain12"
-    assert rows["plain6"]["sds"] == pytest.approx(2.5) and c["verdict"] == claims.HOLDS
-    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {"plain6": -0.001})
+    assert rows["plain6"]["z"] == pytest.approx(2.5) and c["verdict"] == claims.HOLDS
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {"plain6": -0.005})
     (c,) = claims.layer_falls(params, R(params, results), orig, claims.seed_table(params, R(params, results)))
     assert [r["verdict"] for r in c["rows"]] == [claims.HOLDS, claims.FAILS] and c["verdict"] == claims.FAILS
     # a network lacking one of the layers is left out; a claim without networks is not judged
@@ -294,13 +312,13 @@ def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
     results["overfit"].update(run="resnet12_overfit")
     by_preset = claims.verdicts_by_preset(params, R(params, results), orig)
     (row,) = next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")["rows"]
-    assert row["borrowed"] and row["sd_from"] == "resnet12" and row["sds"] == pytest.approx(1.5)
+    assert row["borrowed"] and row["sd_from"] == "resnet12" and row["z"] == pytest.approx(1.5)
     assert row["verdict"] == claims.WITHIN_NOISE
     assert "deleted_layers_fall" not in {c["id"] for c in by_preset["corrected"]}
     text = " ".join(report.environment().from_string(
         '{% import "claims.html" as t with context %}{{ t[c.template](c) }}').render(
         c=next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")).split())
-    assert "resnet12 conv1 0.0300 vs conv2 and avpool 0.0285 (2 of 2 below), a fall of +0.0015 (1.5 sd, the sd " \
+    assert "resnet12 conv1 0.0300 vs conv2 and avpool 0.0285 (2 of 2 below), a fall of +0.0015 (z +1.50, the sd " \
            "borrowed from resnet12's seeds" in text
 
 
@@ -318,7 +336,7 @@ def test_a_preset_with_seeds_of_its_own_measures_single_runs_in_them(params):
     # the same 3 sd under both presets: corrected's single run borrows corrected's sd (0.0005), not 0.001
     assert rows["as_reported"]["plain6"]["sd"] == pytest.approx(0.001)
     assert rows["corrected"]["plain6"]["sd"] == pytest.approx(0.0005)
-    assert rows["corrected"]["plain6"]["sds"] == pytest.approx(3.0) == rows["as_reported"]["plain6"]["sds"]
+    assert rows["corrected"]["plain6"]["z"] == pytest.approx(3.0) == rows["as_reported"]["plain6"]["z"]
 
 
 def test_a_claim_is_declared_once(params, monkeypatch):
@@ -329,13 +347,14 @@ def test_a_claim_is_declared_once(params, monkeypatch):
     from replication import metrics
 
     made_up = claims.Claim("made_up_claim", "Made-up networks are made up.",
-                           lambda e: {"id": "made_up_claim", "verdict": claims.noise_verdict(0.7, 3.5), "gap": 0.7},
+                           lambda e: {"id": "made_up_claim", "verdict": claims.z_verdict(3.5), "z": 3.5, "gap": 0.7},
                            lambda c: c["gap"], "a made-up sd")
     monkeypatch.setattr(claims, "CLAIMS", {made_up.id: made_up})
     found = claims.verdicts(params, R(params, {}), {}, [])
-    assert found == [{"id": "made_up_claim", "verdict": claims.HOLDS, "gap": 0.7,
+    assert found == [{"id": "made_up_claim", "verdict": claims.HOLDS, "z": 3.5, "gap": 0.7,
                       "claim": "Made-up networks are made up.", "template": "made_up_claim"}]
-    assert metrics.claim_numbers({"as_run": found}) == {"as_run": {"made_up_claim": {"verdict": 1.0, "value": 0.7}}}
+    assert metrics.claim_numbers({"as_run": found}) == {
+        "as_run": {"made_up_claim": {"verdict": 1.0, "z": 3.5, "value": 0.7}}}
     assert claims.verdict_matrix(params, {"as_run": found})[0]["id"] == "made_up_claim"
     env = report.environment()
     block = "\n{% macro made_up_claim(c) -%}\nA gap of {{ c.gap | num(1) }}.\n{% endmacro %}\n"
@@ -350,7 +369,26 @@ def test_the_registry_and_the_originals_name_the_same_layer_falls():
     assert layer_claims == set(originals()["layer_falls"]["claims"])
 
 
-def test_one_rule_turns_an_effect_into_a_verdict():
-    assert claims.noise_verdict(-0.1, 5.0) == claims.noise_verdict(0.0, None) == claims.FAILS
-    assert claims.noise_verdict(0.1, 2.5) == claims.noise_verdict(0.1, None) == claims.HOLDS
-    assert claims.noise_verdict(0.1, 1.96) == claims.noise_verdict(0.1, 2.0) == claims.WITHIN_NOISE
+def test_one_rule_turns_z_into_a_verdict():
+    assert claims.z_verdict(2.0) == claims.z_verdict(40.0) == claims.HOLDS
+    assert claims.z_verdict(-2.0) == claims.z_verdict(-7.5) == claims.FAILS
+    assert {claims.z_verdict(z) for z in (-1.999, -0.3, 0.0, 0.3, 1.96, 1.999)} == {claims.WITHIN_NOISE}
+    assert claims.z_verdict(None) == claims.INCONCLUSIVE
+    # printed with two decimals cut toward zero: never on a threshold it has not reached
+    assert [report.z_text(z) for z in (1.996, -1.999, 2.0, 0.004, None)] == ["+1.99", "-1.99", "+2.00", "+0.00", "n/a"]
+
+
+def test_every_committed_verdict_follows_from_its_z():
+    """results/metrics/claims.json as committed: each claim's verdict under each preset is the rule's verdict of
+    its z, and the z is there."""
+    import json
+
+    from conftest import ROOT
+
+    from replication import metrics
+
+    committed = json.loads((ROOT / "results" / "metrics" / "claims.json").read_text())
+    cells = [(preset, claim_id, c) for preset, found in committed.items() for claim_id, c in found.items()]
+    assert len(cells) >= 20 and all("z" in c for _, _, c in cells)
+    for preset, claim_id, c in cells:
+        assert c["verdict"] == metrics.VERDICT_CODE[claims.z_verdict(c["z"])], (preset, claim_id, c)
