@@ -77,7 +77,7 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
     for name in params["runs"]:
         assert name in text, name
     for section in ("1. Summary", "2. Setup", "3. Architectures", "4. Accuracy", "5. Training curves",
-                    "6. Smoothness", "7. Mislabeling", "8. Overfitting", "9. Conclusions", "Provenance"):
+                    "6. Smoothness", "7. Mislabeling", "8. Overfitting", "9. Discussion", "Provenance"):
         assert section in text, section
     assert "65.63%" in text  # an original number beside the reproduced ones
     assert "retraining on shuffled labels" in text  # the optional study, switched on here
