@@ -135,7 +135,7 @@ def mislabel_lowers(params: cfg.Params, results: Results) -> dict | None:
     means = [r["alpha_mean"] for r in by_run[params.mislabel.run]]
     sds = [r["alpha_std"] for r in by_run[params.mislabel.run]]
     run_means = {run: [r["alpha_mean"] for r in rows] for run, rows in by_run.items()}
-    train_sd = [mean_sd([m[i] for m in run_means.values()])[1] for i in range(len(means))]
+    train_sd = [mean_sd([m[i] for m in run_means.values()]).sd for i in range(len(means))]
 
     def falls(values: list[float]) -> bool:
         return all(a > b for a, b in zip(values, values[1:], strict=False))
@@ -433,9 +433,10 @@ def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list
     verdict changes between the presets that judged it."""
     rows = []
     for claim_id, claim in CLAIMS.items():
-        cells = {p: next((c["verdict"] for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
+        entry = {p: next((c for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
+        cells = {p: c and c["verdict"] for p, c in entry.items()}
+        zs = {p: c and c.get("z") for p, c in entry.items()}
         judged = {v for v in cells.values() if v is not None}
-        zs = {p: next((c.get("z") for c in found if c["id"] == claim_id), None) for p, found in by_preset.items()}
         if judged:  # "inconclusive" (too few networks so far) is no verdict to change from
             rows.append({"id": claim_id, "claim": claim.text, "cells": cells, "z": zs, "uses_alpha": claim.uses_alpha,
                          "noise": claim.noise,

@@ -12,6 +12,11 @@ from replication.seed_groups import SeedGroup, Stat, by_first_run, in_sds, mean_
 from replication.zscore import z_of
 
 
+def interval_gap(value: float, low: float, high: float) -> float:
+    """How far `value` lies outside the original's chart-read interval [low, high] (0 inside it; signed)."""
+    return 0.0 if low <= value <= high else value - high if value > high else value - low
+
+
 def layer_fidelity(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], close: float = 0.005,
                    k: float = claims.NOISE_SDS) -> list[dict]:
     """Each reproduced layer against the original's interval: the gap (0 inside it), and the gap in
@@ -25,12 +30,13 @@ def layer_fidelity(params: cfg.Params, results: Results, orig: dict, seeds: list
         g = by_first.get(tc.run) if tc.weights == "final" else None
         spread = g.layer_stats() if g else {}
         rows = []
-        for layer, alpha in zip(results.layers(target).layer, results.layers(target).alpha, strict=True):
+        rows_of_target = results.layers(target)
+        for layer, alpha in zip(rows_of_target.layer, rows_of_target.alpha, strict=True):
             if layer not in layers:
                 continue
             low, high = layers[layer]
             value = spread[layer].mean if layer in spread else alpha
-            gap = 0.0 if low <= value <= high else (value - high if value > high else value - low)
+            gap = interval_gap(value, low, high)
             sd = spread[layer].sd if layer in spread else None
             rows.append({"layer": layer, "original": [low, high], "single": alpha, "value": value,
                          "sd": sd, "gap": gap, "sds": in_sds(gap, sd) if sd is not None else None})
@@ -187,8 +193,7 @@ def summary_rows(params: cfg.Params, results: Results, orig: dict, k: float = cl
         alpha = [fc1[r] for r in group if r in fc1.index]
         a, a_sd, a_borrowed = _spread(alpha, fc1_groups) if alpha else (None, None, True)
         interval = orig["per_layer"]["alpha"].get(run, {}).get("fc1")
-        gap = None if interval is None or a is None else (
-            0.0 if interval[0] <= a <= interval[1] else a - interval[1] if a > interval[1] else a - interval[0])
+        gap = None if interval is None or a is None else interval_gap(a, *interval)
         a_z = z_of(gap, a_sd) if gap is not None else None
         zs = [z for z in (acc_z, a_z) if z is not None]
         rows.append({"run": run, "seeds": len(group), "accuracy": acc, "accuracy_sd": acc_sd,

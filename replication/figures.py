@@ -207,7 +207,7 @@ def fig_mislabel(results: Results, orig: dict, params: cfg.Params, path: Path) -
     curves = orig.get("fc1_error_curves", {})
     original_mse = {float(rate): values for rate, values in curves.get("mse", {}).items()}
     for k, rate in enumerate(params.mislabel.rates):
-        s = results.mislabel_seeds[(params.mislabel.run, first, rate)][0]
+        s = results.mislabel_curves[(params.mislabel.run, first, rate)][0]
         line, = ax2.plot(s["m"], s["mse"], label=f"{rate:.0%}")
         points = original_mse.get(float(rate))
         if points:

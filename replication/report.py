@@ -306,7 +306,6 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
     summary_runs = [params.target_config(t).run for t in analysed_targets(params)]
     architectures = {name: {"title": params.network_title(name), **results.architectures["networks"][name]}
                      for name in params.networks}
-    main_alphas = results.alphas[results.alphas.preset == results.main]
     first_file = results.file(targets[0])
     return {
         "title": params.report.title, "params": params, "results": results, "orig": orig, "fig": fig,
@@ -323,7 +322,7 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "mislabel_spread": claims.mislabel_spread(params, results),
         "alpha_tables": {p: alpha_table(rows, orig["per_layer"]["alpha"])
                          for p, rows in results.alphas.groupby("preset", sort=False)},
-        "r2_hidden": r2_range(main_alphas),
+        "r2_hidden": r2_range(results.preset_rows()),
         "fidelity": fidelity,
         "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,
@@ -350,7 +349,7 @@ def compute_times(params: cfg.Params, results: Results) -> dict:
         rows += [{"stage": params.smoothness.stage(preset, t),
                   "minutes": sum(x for x in layers.seconds[layers.layer != "input"].tolist()) / 60,
                   "detail": f"{len(layers) - 1} layers, {preset}"}
-                 for t, layers in results.alphas[results.alphas.preset == preset].groupby("target", sort=False)]
+                 for t, layers in results.preset_rows(preset).groupby("target", sort=False)]
     rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
              for rate, r in results.retrain.items()]
     train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))

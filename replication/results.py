@@ -41,7 +41,8 @@ class Results:
     metrics: dict[str, dict] = field(default_factory=dict)  # run -> its metrics.json
     histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # run -> epoch, train_loss, val_loss, ...
     files: dict[tuple[str, str], dict] = field(default_factory=dict)  # (preset, target) -> alphas.json sans layers
-    mislabel_seeds: dict[tuple[str, str, float], list] = field(default_factory=dict)  # per-seed forest curves
+    mislabel_curves: dict[tuple[str, str, float], list] = field(default_factory=dict)  # (run, preset, rate) -> per
+    # shuffle seed, the forest's error against the number of wavelets
     inputs: dict[str, dict] = field(default_factory=dict)
     retrain: dict = field(default_factory=dict)
     overfit: dict = field(default_factory=dict)
@@ -53,24 +54,24 @@ class Results:
         under it alone."""
         return replace(self, main=preset, mislabel=self.mislabel[self.mislabel.preset == preset])
 
-    def _preset(self, preset: str | None) -> pd.DataFrame:
+    def preset_rows(self, preset: str | None = None) -> pd.DataFrame:
+        """The alphas table's rows under `preset` (the main one by default)."""
         return self.alphas[self.alphas.preset == (preset or self.main)]
 
     def targets(self, preset: str | None = None) -> list[str]:
         """The targets with alphas under `preset` (the main one by default), in the order of params.yaml."""
-        return list(dict.fromkeys(self._preset(preset).target))
+        return list(dict.fromkeys(self.preset_rows(preset).target))
 
     def has(self, target: str, preset: str | None = None) -> bool:
         return target in self.targets(preset)
 
     def layers(self, target: str, preset: str | None = None) -> pd.DataFrame:
         """One target's rows, input first."""
-        table = self._preset(preset)
-        return table[table.target == target]
+        return self.layers_of([target], preset)
 
     def layers_of(self, targets: list[str], preset: str | None = None) -> pd.DataFrame:
         """The rows of several targets."""
-        table = self._preset(preset)
+        table = self.preset_rows(preset)
         return table[table.target.isin(targets)]
 
     def alpha(self, target: str, preset: str | None = None) -> list[float]:
@@ -81,7 +82,7 @@ class Results:
 
     def fc1(self, preset: str | None = None) -> dict[str, float]:
         """target -> the last layer's alpha."""
-        return {t: rows.alpha.iloc[-1] for t, rows in self._preset(preset).groupby("target", sort=False)}
+        return {t: rows.alpha.iloc[-1] for t, rows in self.preset_rows(preset).groupby("target", sort=False)}
 
     def file(self, target: str, preset: str | None = None) -> dict:
         """A smoothness file's fields other than its layers (estimator, n_samples, last_layer_curve, ...)."""
@@ -153,7 +154,7 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         histories={name: history_table(need(layout.history(name), f"train@{name}")) for name in params.runs}
         if histories else {},
         files={key: {k: v for k, v in a.items() if k != "layers"} for key, a in files.items()},
-        mislabel_seeds={key: r["seeds"] for key, r in found.items()},
+        mislabel_curves={key: r["seeds"] for key, r in found.items()},
         inputs={preset: layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}", root)
                 for preset in sm.presets if (root / layout.input_alpha(preset)).exists()},
         retrain={rate: need(layout.retrain_dir(rate) / "result.json", f"retrain@{rate}")
