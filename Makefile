@@ -21,15 +21,15 @@ repro: setup  ## check (or download) the data, then run every out-of-date stage
 	dvc repro
 
 test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
-	$(VENV)/bin/ruff check replication tests bench
+	$(VENV)/bin/ruff check replication tests bench migrations
 	$(PY) -m pytest -q
 
 test-fast: setup  ## everyday tier: everything but the end-to-end dvc repro (about a minute)
-	$(VENV)/bin/ruff check replication tests bench
+	$(VENV)/bin/ruff check replication tests bench migrations
 	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
-	$(VENV)/bin/ruff check replication tests bench
+	$(VENV)/bin/ruff check replication tests bench migrations
 
 bench: setup
 	$(PY) bench/train_throughput.py

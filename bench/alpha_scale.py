@@ -94,10 +94,11 @@ def scaling(n: int, d: int, trees: int, worker_counts: list[int]) -> None:
 
 
 def layer_times(root: Path, preset: str, target: str) -> dict[str, float] | None:
-    path = root / "results" / "smoothness" / preset / target / "alphas.json"
+    """Wall seconds per layer (input aside) of a smoothness stage, from its timing file."""
+    path = root / "timings" / "smoothness" / preset / f"{target}.json"
     if not path.exists():
         return None
-    return {row["layer"]: row["seconds"] for row in json.loads(path.read_text())["layers"] if row["layer"] != "input"}
+    return json.loads(path.read_text())["layers"]
 
 
 def extrapolate(root: Path, worker_counts: list[int], processes: int = 2, trees: int = 10) -> None:

@@ -133,11 +133,11 @@ def main() -> None:
     model = nets.build("resnet12", params.network_config("resnet12"), seed=0).to(device)
     rep = features.representation(model, ds.x_train_all, "conv11+identity_relu", batch=5000)
     t0 = time.perf_counter()
-    res = wavelets.besov_alpha(rep, ds.y_train_all.cpu().numpy(), wavelets.estimator(params.smoothness.preset),
+    res = wavelets.besov_alpha(rep, ds.y_train_all.cpu().numpy(), wavelets.estimator(params.smoothness.lead),
                                n_jobs=args.jobs, n_classes=10)
     alpha_4096 = time.perf_counter() - t0
     report["alpha_4096_seconds"] = alpha_4096
-    print(f"alpha of {rep.shape[0]:,} x {rep.shape[1]} ({params.smoothness.preset}, {args.jobs} jobs): "
+    print(f"alpha of {rep.shape[0]:,} x {rep.shape[1]} ({params.smoothness.lead}, {args.jobs} jobs): "
           f"{alpha_4096:.1f} s (alpha {res.alpha:.4f} on random data)", flush=True)
 
     rows, total_train = [], 0.0

@@ -100,15 +100,17 @@ def status(params: cfg.Params, root: Path = Path(".")) -> str:
         epochs = f"{m['restored_epoch']} / {m['epochs_run']}"
         if o:
             epochs += f" ({o['restored_epoch']} / {o['epochs_run']})"
-        alpha = root / layout.alphas_json(params.smoothness.preset, name)
+        alpha = root / layout.alphas_json(params.smoothness.lead, name)
         if name not in params.smoothness.targets:
             fc1 = "-"  # not a smoothness target
         elif alpha.exists():
             fc1 = f"{read_json(alpha)['layers'][-1]['alpha']:.4f}"
         else:
             fc1 = "not run yet"
+        timing = root / layout.train_timing(name)
+        minutes = f"{read_json(timing)['seconds'] / 60:.1f}" if timing.exists() else "-"
         lines.append(f"| {name} | {_pct(o['test_accuracy'] if o else None)} | {_pct(m['test_accuracy'])} | {epochs} "
-                     f"| {fc1} | {m['seconds'] / 60:.1f} |")
+                     f"| {fc1} | {minutes} |")
     return "\n".join(lines)
 
 

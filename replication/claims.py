@@ -357,7 +357,7 @@ class Claim:
     id: str
     text: str  # the original's claim
     measure: Callable[[Evidence], dict | None]  # its numbers and verdict; None when these results cannot judge it
-    key: Callable[[dict], float]  # the one number behind the verdict (results/metrics/claims.json)
+    key: Callable[[dict], float]  # the one number behind the verdict (results/metrics/claims_value.PRESET.json)
     noise: str  # what its effect is judged against
     uses_alpha: bool = True  # False: accuracies and epochs only, so no estimator preset can move it
     template: str = ""  # the macro of report_templates/claims.html that writes its evidence (default: the id)
@@ -420,7 +420,7 @@ def verdicts_by_preset(params: cfg.Params, results: Results, orig: dict) -> dict
     on another scale: corrected's are about half), or from the main preset's while it has none (as_run):
     layer_falls decides."""
     out, main_seeds = {}, None
-    for preset in params.smoothness.presets:
+    for preset in params.smoothness.all_presets:
         res = results.of(preset)
         seeds = seed_table(params, res)
         main_seeds = seeds if main_seeds is None else main_seeds

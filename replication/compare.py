@@ -11,6 +11,8 @@ view of them: verdicts that flipped first, a tolerance for tiny moves, and the a
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import subprocess
@@ -23,6 +25,7 @@ from replication.estimator import short
 from replication.files import load_yaml
 
 WORKSPACE = "workspace"
+MAX_LAYER_ROWS = 40  # per-layer alphas listed in the text; the overlay figure has all of them
 
 
 def resolve(rev: str) -> str:
@@ -48,6 +51,15 @@ def read_at(rev: str, path: Path) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
+def files_at(rev: str, folder: Path, pattern: str) -> list[Path]:
+    """The files under `folder` matching `pattern` at commit `rev` or in the workspace."""
+    if rev == WORKSPACE:
+        return sorted(folder.glob(pattern))
+    out = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "--", folder.as_posix()],
+                         capture_output=True, text=True)
+    return sorted(Path(line) for line in out.stdout.splitlines() if Path(line).match(pattern))
+
+
 def check_files(rev: str, label: str) -> None:
     """What DVC would choke on, named in one line first: params.yaml that is not bounded, valid YAML (an alias
     bomb would hang DVC's parser), metrics files that are not JSON."""
@@ -55,8 +67,7 @@ def check_files(rev: str, label: str) -> None:
     if text is None:
         raise UserError(f"{label}: has no params.yaml")
     load_yaml(text, f"{label}: params.yaml")
-    for name in layout.METRIC_FILES:
-        path = layout.METRICS / f"{name}.json"
+    for path in files_at(rev, layout.METRICS, "*.json"):
         raw = read_at(rev, path)
         if raw is not None:
             try:
@@ -68,7 +79,7 @@ def check_files(rev: str, label: str) -> None:
 
 def values(rev_a: str, rev_b: str) -> tuple[dict, dict, dict, dict]:
     """(params at a, params at b, metrics at a, metrics at b), every key, from DVC's own experiment diff;
-    metric keys are prefixed with their file's name (smoothness.PRESET.TARGET.alpha.LAYER)."""
+    metric keys are prefixed with their file's name (fc1_alpha.PRESET.TARGET)."""
     from dvc.repo import Repo
 
     swap = rev_a == WORKSPACE and rev_b != WORKSPACE  # DVC compares a commit (old) with the workspace (new)
@@ -126,20 +137,31 @@ def table(rows: list[tuple[str, Any, Any]], a: str, b: str, delta: bool = False)
     return "\n".join(lines)
 
 
-def overlay(metrics_a: dict, metrics_b: dict, a: str, b: str, path: Path) -> None:
+def layer_alphas(rev: str) -> dict[str, list[tuple[str, float]]]:
+    """'TARGET (PRESET)' -> (layer, alpha) in depth order, from every alphas.csv at `rev`."""
+    out = {}
+    for path in files_at(rev, layout.RESULTS / "smoothness", "*/*/alphas.csv"):
+        rows = list(csv.DictReader(io.StringIO(read_at(rev, path) or "")))
+        try:
+            out[f"{path.parent.name} ({path.parent.parent.name})"] = [(r["layer"], float(r["alpha"])) for r in rows]
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{short(rev)}: {path} is not an alphas table (layer and alpha columns); rerun its "
+                            "stage there") from None
+    return out
+
+
+def layers_moved(a: dict, b: dict, tolerance: float = 0.0) -> list[tuple[str, Any, Any]]:
+    """Per-layer alphas present at both revisions that differ by more than `tolerance`."""
+    flat = [{f"{name}.{layer}": alpha for name, rows in side.items() for layer, alpha in rows} for side in (a, b)]
+    shared = set(flat[0]) & set(flat[1])
+    return [row for row in differences(flat[0], flat[1], tolerance) if row[0] in shared]
+
+
+def overlay(alphas_a: dict, alphas_b: dict, a: str, b: str, path: Path) -> None:
     """Alpha per layer of every smoothness target at both revisions, one panel per target."""
     from replication import figures
 
-    def per_target(metrics: dict) -> dict[str, list[tuple[str, float]]]:
-        out: dict[str, list[tuple[str, float]]] = {}
-        for key, value in metrics.items():
-            parts = key.split(".")
-            # smoothness.PRESET.TARGET.alpha.LAYER
-            if len(parts) == 5 and parts[0] == "smoothness" and parts[3] == "alpha":
-                out.setdefault(f"{parts[2]} ({parts[1]})", []).append((parts[4], value))
-        return out
-
-    figures.fig_compare(per_target(metrics_a), per_target(metrics_b), a, b, path)
+    figures.fig_compare(alphas_a, alphas_b, a, b, path)
 
 
 def compare(rev_a: str, rev_b: str, figure: Path | None = None, tolerance: float = 0.0) -> str:
@@ -150,13 +172,19 @@ def compare(rev_a: str, rev_b: str, figure: Path | None = None, tolerance: float
     params_a, params_b, metrics_a, metrics_b = values(ga, gb)
     p_rows = differences(params_a, params_b)
     m_rows = differences(metrics_a, metrics_b, tolerance)
-    verdicts = [r for r in m_rows if r[0].startswith("claims.") and r[0].endswith(".verdict")]
+    verdicts = [r for r in m_rows if r[0].startswith("claims_verdict.")]
+    alphas_a, alphas_b = layer_alphas(ga), layer_alphas(gb)
+    l_rows = layers_moved(alphas_a, alphas_b, tolerance)
     parts = [f"## Params that differ ({len(p_rows)})", table(p_rows, rev_a, rev_b) if p_rows else "none",
              f"## Verdicts that changed ({len(verdicts)})", table(verdicts, rev_a, rev_b) if verdicts else "none",
-             f"## Metrics that moved ({len(m_rows)})", table(m_rows, rev_a, rev_b, delta=True) if m_rows else "none"]
+             f"## Metrics that moved ({len(m_rows)})", table(m_rows, rev_a, rev_b, delta=True) if m_rows else "none",
+             f"## Per-layer alphas that moved ({len(l_rows)}, TARGET (PRESET).LAYER)",
+             table(l_rows[:MAX_LAYER_ROWS], rev_a, rev_b, delta=True) if l_rows else "none"]
+    if len(l_rows) > MAX_LAYER_ROWS:
+        parts.append(f"(the first {MAX_LAYER_ROWS}; all of them: `--figure overlay.svg`, or the alphas.csv files)")
     if not metrics_a or not metrics_b:
         parts.append(f"(no {layout.METRICS}/ at {rev_a if not metrics_a else rev_b}: run `dvc repro metrics` there)")
     if figure is not None:
-        overlay(metrics_a, metrics_b, rev_a, rev_b, figure)
+        overlay(alphas_a, alphas_b, rev_a, rev_b, figure)
         parts.append(f"Per-layer alpha overlay: {figure}")
     return "\n\n".join(parts)

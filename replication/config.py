@@ -97,12 +97,13 @@ class TargetConfig(Section):
 
 class OriginalEstimatorConfig(Section):
     preset: PresetName  # the original code's estimator (all features per split)
-    targets: dict[Name, TargetConfig]  # the networks it runs on: entries of smoothness.targets, repeated
+    targets: tuple[Name, ...]  # the networks it runs on: names of smoothness.targets
 
 
 class SmoothnessConfig(Section):
-    preset: PresetName  # the main estimator (replication/estimator.py PRESETS): stage smoothness@TARGET
-    check_preset: PresetName  # every target again under this estimator: stage smoothness_check@TARGET
+    # estimators run on every target (replication/estimator.py PRESETS), each its own stages smoothness@PRESET-TARGET
+    presets: Annotated[tuple[PresetName, ...], Field(min_length=1)]
+    lead: PresetName  # the one of presets that the report and the claims lead with: a view of the results
     original: OriginalEstimatorConfig  # a costly estimator on a few targets: stage smoothness_original@TARGET
     overrides: dict[Str, Any]  # estimator fields that replace every preset's
     limit_samples: NonNegative  # 0 = all 50,000 training images; >0 keeps the first N
@@ -111,30 +112,32 @@ class SmoothnessConfig(Section):
     @field_validator("overrides")
     @classmethod
     def _estimator(cls, overrides: dict[str, Any], info) -> dict[str, Any]:
-        for key in ("preset", "check_preset"):  # a bad preset is reported on its own
-            if key in info.data:
-                try:
-                    estimator(info.data[key], overrides)
-                except EstimatorError as err:
-                    raise ValueError(str(err)) from None
+        for preset in info.data.get("presets", ()):  # a bad preset is reported on its own
+            try:
+                estimator(preset, overrides)
+            except EstimatorError as err:
+                raise ValueError(str(err)) from None
         return overrides
 
     @property
-    def presets(self) -> tuple[str, ...]:
-        """Every estimator preset the pipeline runs, main first (one shared input-layer stage each)."""
-        return (self.preset, self.check_preset, self.original.preset)
+    def all_presets(self) -> tuple[str, ...]:
+        """Every estimator preset the pipeline runs, the lead first and the original's last (one shared
+        input-layer stage each)."""
+        return (self.lead, *(p for p in self.presets if p != self.lead), self.original.preset)
 
     def targets_of(self, preset: str) -> dict[str, TargetConfig]:
         """The targets analysed under `preset` ({} when it is not run)."""
-        if preset in (self.preset, self.check_preset):
+        if preset in self.presets:
             return self.targets
-        return self.original.targets if preset == self.original.preset else {}
+        return {t: self.targets[t] for t in self.original.targets} if preset == self.original.preset else {}
 
     def stage(self, preset: str, target: str) -> str:
         """The DVC stage that computes `target` under `preset`."""
-        if preset == self.preset:
-            return f"smoothness@{target}"
-        return f"smoothness_{'check' if preset == self.check_preset else 'original'}@{target}"
+        return f"smoothness_original@{target}" if preset == self.original.preset else f"smoothness@{preset}-{target}"
+
+    def input_stage(self, preset: str) -> str:
+        """The DVC stage that computes the input layer's alpha under `preset`."""
+        return "smoothness_original_input" if preset == self.original.preset else f"smoothness_input@{preset}"
 
 
 class MislabelConfig(Section):
@@ -269,17 +272,22 @@ def _check_references(p: Params, source: str) -> None:
     for name, target in p.smoothness.targets.items():
         need(target.run, p.runs, f"smoothness.targets.{name}.run", "runs")
     sm = p.smoothness
-    if len(set(sm.presets)) < len(sm.presets):
-        raise ConfigError(f"{source}: smoothness.preset, smoothness.check_preset and smoothness.original.preset must "
-                          f"differ (got {', '.join(sm.presets)}): each preset's results have their own folder")
+    twice = next((p for p in sm.presets if sm.presets.count(p) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"{source}: smoothness.presets lists {twice!r} twice; name each preset once")
+    if sm.original.preset in sm.presets:
+        raise ConfigError(f"{source}: smoothness.original.preset {sm.original.preset!r} is also in smoothness.presets: "
+                          f"smoothness@{sm.original.preset}-TARGET and smoothness_original@TARGET would write the same "
+                          "files; drop it from one of the two")
+    if sm.lead not in sm.presets:
+        raise ConfigError(f"{source}: smoothness.lead {sm.lead!r} is not in smoothness.presets "
+                          f"({', '.join(sm.presets)}); the lead is one of the presets run on every target")
     try:
         estimator(sm.original.preset, sm.overrides)
     except EstimatorError as err:
         raise ConfigError(f"{source}: smoothness.overrides with smoothness.original.preset: {err}") from None
-    for name, target in sm.original.targets.items():
-        if sm.targets.get(name) != target:
-            raise ConfigError(f"{source}: smoothness.original.targets.{name} must repeat smoothness.targets.{name} "
-                              "exactly (a target means the same weights under every preset)")
+    for name in sm.original.targets:
+        need(name, sm.targets, "smoothness.original.targets[]", "smoothness.targets")
     first = p.mislabel.run
     need(first, p.runs, "mislabel.runs[0]", "runs")
     for run in p.mislabel.seed_runs:

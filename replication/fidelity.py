@@ -54,7 +54,7 @@ def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: floa
     that reached it and measure the original's quantity, the slope of the same error (`presets`: preset -> rows,
     close, within_noise). A preset without seed runs of a network (the costly one) is measured in the main
     preset's seed sd of that layer."""
-    main_preset, *others = params.smoothness.presets
+    main_preset, *others = params.smoothness.all_presets
     main = layer_fidelity(params, results, orig, seed_table(params, results), k=k)
     quantity = estimator(orig["per_layer"]["estimator"]).error
     for preset in others:
@@ -138,28 +138,30 @@ def _against_original(params: cfg.Params, results: Results, orig: dict, groups: 
 def _layer_falls(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup], k: float) -> list[dict]:
     """Per analysed final network with seeds: which of the suggest stage's layer falls exceed k seed sds."""
     falls = []
-    for target, sugg in results.suggestions.items():
+    for target in results.suggestions:
         g = by_run.get(params.target_config(target).run)
-        if g is None or params.target_config(target).weights != "final" or not sugg["drops"]:
+        drops = results.drops(target)
+        if g is None or params.target_config(target).weights != "final" or not drops:
             continue
         sd = {s.layer: s.sd for s in g.alpha}
-        big = [d["layer"] for d in sugg["drops"] if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
-        falls.append({"target": target, "big": big, "of": len(sugg["drops"])})
+        big = [d["layer"] for d in drops if d["drop"] > k * max(sd[d["layer"]], sd[d["previous"]])]
+        falls.append({"target": target, "big": big, "of": len(drops)})
     return falls
 
 
 def _overfit(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup], k: float) -> dict | None:
     """The overfitted network's conv layers lower by more than k seed sds, and its fc1 difference in sds (None
     when the baseline has no seed group)."""
-    o = results.overfit
-    g = by_run.get(o.get("baseline_run", params.overfit.baseline))
-    if g is None:
+    long_run, baseline = params.overfit.run, params.overfit.baseline
+    g = by_run.get(baseline)
+    if g is None or not results.has(long_run) or not results.has(baseline):
         return None
     sd = {s.layer: s.sd for s in g.alpha}
-    # conv layers as the overfit stage counts them (its conv_layers / conv_layers_lower)
-    rows = [r for r in o["layers"]
-            if r["layer"].startswith("conv") and r["difference"] is not None and r["layer"] in sd]
-    fc = o["layers"][-1]
+    layers = claims.layer_differences(*(results.layers(t)[["layer", "alpha"]].to_dict("records")
+                                        for t in (long_run, baseline)))
+    # conv layers as claims.conv_lower counts them
+    rows = [r for r in layers if r["layer"].startswith("conv") and r["difference"] is not None and r["layer"] in sd]
+    fc = layers[-1]
     return {"baseline": g.runs[0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
             "of": len(rows), "fc1_difference": fc["difference"],
             "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}

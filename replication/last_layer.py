@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     params = cfg.load(args.params)
     started = time.perf_counter()
     result = run(params, args.target)
-    write_json(layout.last_layer(result["preset"], args.target), result)
+    write_json(layout.last_layer(result["preset"], args.target),
+               {**result, "row": layout.without_seconds(result["row"])})
+    runtime.write_timing(layout.last_layer_timing(result["preset"], args.target), seconds=result["row"]["seconds"])
     print(f"{args.target}: {result['row']['layer']} alpha {result['row']['alpha']:.4f} under {result['preset']} "
           f"({time.perf_counter() - started:.0f} s)")
     return 0

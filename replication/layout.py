@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # torch is imported where weights are read or written, so rea
 RESULTS = Path("results")
 RESUME = Path(".resume")  # per-epoch / per-layer state of interrupted stages (git-ignored)
 REPORT = Path("report")
-HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "seconds"]
-ALPHA_COLUMNS = ["index", "layer", "dim", "alpha", "r2", "n_wavelets", "seconds"]
+TIMINGS = Path("timings")  # wall-clock seconds of each stage, apart from its results: no science stage reads them
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy"]
+ALPHA_COLUMNS = ["index", "layer", "dim", "alpha", "r2", "n_wavelets"]
 
 
 # --------------------------------------------------------------------------- paths
@@ -62,6 +63,11 @@ def smoothness_dir(preset: str, target: str) -> Path:
     return under(RESULTS, "smoothness", preset, target)
 
 
+def target_file(target: str) -> Path:
+    """Output of target@TARGET: the run and weights a smoothness target names, and their md5."""
+    return under(RESULTS, "targets", f"{target}.json")
+
+
 def alphas_json(preset: str, target: str) -> Path:
     return smoothness_dir(preset, target) / "alphas.json"
 
@@ -93,8 +99,40 @@ def retrain_dir(rate: float) -> Path:
 OVERFIT = RESULTS / "overfit" / "summary.json"
 SUGGESTIONS = RESULTS / "suggestions.json"
 ARCHITECTURES = RESULTS / "architectures.json"  # layers, shapes and parameter counts; class names
-METRICS = RESULTS / "metrics"  # numbers only: train.json, smoothness.json, mislabel.json, claims.json
-METRIC_FILES = ("train", "smoothness", "mislabel", "claims")
+METRICS = RESULTS / "metrics"  # DVC metrics, one small JSON file per quantity (replication/metrics.py)
+
+
+# Timings: one file per stage, beside (not inside) its results, so a rerun that reproduces the numbers leaves
+# every file under results/ byte-identical; only the report's compute table reads them.
+
+
+def train_timing(run: str) -> Path:
+    return under(TIMINGS, "train", f"{run}.json")
+
+
+def input_timing(preset: str) -> Path:
+    return under(TIMINGS, "smoothness", preset, "input.json")
+
+
+def smoothness_timing(preset: str, target: str) -> Path:
+    return under(TIMINGS, "smoothness", preset, f"{target}.json")
+
+
+def last_layer_timing(preset: str, target: str) -> Path:
+    return under(TIMINGS, "last_layer", preset, f"{target}.json")
+
+
+def mislabel_timing(run: str, preset: str, rate: float) -> Path:
+    return under(TIMINGS, "mislabel", run, preset, f"{rate}.json")
+
+
+def retrain_timing(rate: float) -> Path:
+    return under(TIMINGS, "retrain", f"{rate}.json")
+
+
+def without_seconds(row: dict) -> dict:
+    """A result row without its wall time (which goes to the stage's timing file)."""
+    return {k: v for k, v in row.items() if k != "seconds"}
 
 
 def resume_file(stage: str, name: str, suffix: str) -> Path:

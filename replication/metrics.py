@@ -1,16 +1,26 @@
-"""Stage metrics: every result as plain numbers, and the original's claims as verdicts (DVC metrics).
+"""Stage metrics: the headline numbers a user compares, as DVC metrics, one small file per quantity.
 
-What `dvc metrics show`, `dvc metrics diff` and `dvc exp show` compare: test accuracies and epochs of
-every run, alpha and R^2 of every layer of every smoothness target under every estimator preset, the
-mislabel study's means and spreads, and each claim's verdict under each preset (1 holds, 0.5 within noise,
-0.25 inconclusive, 0 does not hold) with its key number.
-No wall times, devices or versions (those are in each stage's own outputs), so the same results
-always give the same metrics and `dvc metrics diff` is empty unless a result moved.
+`dvc metrics show` prints one row per file and one column per key; the files share their keys (a run's or a
+target's name, a claim's id, a shuffled fraction), so the table stays narrow:
 
-    python -m replication.metrics     # writes results/metrics/{train,smoothness,mislabel,claims}.json
+- `accuracy.json`: test accuracy per training run;
+- `fc1_alpha.PRESET.json`: the last layer's alpha per smoothness target under each estimator preset (the
+  original's estimator from stage last_layer, which covers every target);
+- `claims_z.PRESET.json`, `claims_verdict.PRESET.json` and `claims_value.PRESET.json`: each claim's z (its effect
+  in its own noise), the verdict that follows from it (replication/zscore.py) and the number it measures;
+- `mislabel_mean.PRESET.json` and `mislabel_sd.PRESET.json`: the mislabel study's alpha per shuffled fraction
+  (mean and shuffle sd over the seeds, the first of mislabel.runs).
+
+Per-layer alphas stay in results/smoothness/PRESET/TARGET/alphas.csv (read by `dvc plots`, `python -m
+replication compare` and the report). No wall times, devices or versions: the same results always give the
+same metrics, and `dvc metrics diff` is empty unless a result moved.
+
+    python -m replication.metrics     # rewrites results/metrics/
 """
 
 from __future__ import annotations
+
+import shutil
 
 from replication import claims, layout
 from replication import config as cfg
@@ -19,51 +29,54 @@ from replication.files import write_json
 from replication.originals import originals
 from replication.results import Results, gather
 
-VERDICT_CODE = {claims.HOLDS: 1.0, claims.WITHIN_NOISE: 0.5, claims.INCONCLUSIVE: 0.25, claims.FAILS: 0.0}
 
-def train_numbers(results: Results) -> dict:
-    columns = ["test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run", "snapshot_accuracy"]
-    return results.runs[columns].to_dict("index")
-
-
-def smoothness_numbers(results: Results) -> dict:
-    out: dict = {}
-    for (preset, target), rows in results.alphas.groupby(["preset", "target"], sort=False):
-        out.setdefault(preset, {})[target] = {"alpha": dict(zip(rows.layer, rows.alpha.tolist(), strict=True)),
-                                              "r2": dict(zip(rows.layer, rows.r2.tolist(), strict=True)),
-                                              "last_layer_alpha": rows.alpha.iloc[-1].item()}
-    return out
-
-
-def mislabel_numbers(results: Results, params: cfg.Params) -> dict:
-    """The study's mean and shuffle sd per preset and rate for the first of mislabel.runs; the other runs'
-    means under seed_runs."""
-    out: dict = {}
-    for r in results.mislabel.to_dict("records"):
-        rate = str(r["rate"])
-        if r["run"] == params.mislabel.run:
-            out.setdefault(r["preset"], {})[rate] = {"mean": r["alpha_mean"], "sd": r["alpha_std"]}
+def numbers(params: cfg.Params, results: Results, by_preset: dict[str, list[dict]]) -> dict[str, dict]:
+    """File stem -> its flat mapping of key -> number (or verdict)."""
+    out: dict[str, dict] = {"accuracy": results.runs.test_accuracy.to_dict()}
+    sm = params.smoothness
+    for preset in sm.all_presets:
+        if preset == sm.original.preset:
+            fc1 = results.last_layer.alpha.to_dict()
         else:
-            out.setdefault("seed_runs", {}).setdefault(r["run"], {}).setdefault(r["preset"], {})[rate] = r["alpha_mean"]
+            fc1 = {t: rows.alpha.iloc[-1].item()
+                   for t, rows in results.preset_rows(preset).groupby("target", sort=False)}
+        if fc1:
+            out[f"fc1_alpha.{preset}"] = fc1
+    for preset, found in by_preset.items():
+        out.update(claim_numbers(preset, found))
+    lead = results.mislabel[results.mislabel.run == params.mislabel.run]
+    for preset, rows in lead.groupby("preset", sort=False):
+        out[f"mislabel_mean.{preset}"] = {str(r): m for r, m in zip(rows.rate, rows.alpha_mean.tolist(), strict=True)}
+        out[f"mislabel_sd.{preset}"] = {str(r): s for r, s in zip(rows.rate, rows.alpha_std.tolist(), strict=True)}
     return out
 
 
-def claim_numbers(by_preset: dict[str, list[dict]]) -> dict:
-    return {preset: {c["id"]: {"verdict": VERDICT_CODE[c["verdict"]], "z": c.get("z"),
-                               "value": float(claims.CLAIMS[c["id"]].key(c))}
-                     for c in found}
-            for preset, found in by_preset.items()}
+def claim_numbers(preset: str, found: list[dict]) -> dict[str, dict]:
+    """The three claim files of one preset."""
+    return {f"claims_z.{preset}": {c["id"]: c.get("z") for c in found},
+            f"claims_verdict.{preset}": {c["id"]: c["verdict"] for c in found},
+            f"claims_value.{preset}": {c["id"]: float(claims.CLAIMS[c["id"]].key(c)) for c in found}}
+
+
+def write(files: dict[str, dict]) -> None:
+    """results/metrics/ holding exactly these files (built beside it, then swapped in)."""
+    staging = layout.METRICS.with_name(layout.METRICS.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    for stem, values in files.items():
+        write_json(layout.under(staging, f"{stem}.json"), values)
+    old = layout.METRICS.with_name(layout.METRICS.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if layout.METRICS.exists():
+        layout.METRICS.rename(old)
+    staging.rename(layout.METRICS)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def main() -> int:
     params = cfg.load()
     results = gather(params, histories=False, retrain=False)
-    orig = originals()
-    by_preset = claims.verdicts_by_preset(params, results, orig)
-    numbers = {"train": train_numbers(results), "smoothness": smoothness_numbers(results),
-               "mislabel": mislabel_numbers(results, params), "claims": claim_numbers(by_preset)}
-    for name in layout.METRIC_FILES:
-        write_json(layout.METRICS / f"{name}.json", numbers[name])
+    by_preset = claims.verdicts_by_preset(params, results, originals())
+    write(numbers(params, results, by_preset))
     for row in claims.verdict_matrix(params, by_preset):
         cells = ", ".join(f"{preset} {verdict or '-'}" for preset, verdict in row["cells"].items())
         print(f"{row['id']}: {cells}{' (changes)' if row['changes'] else ''}")

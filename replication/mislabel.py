@@ -13,6 +13,7 @@ over `mislabel.seeds` (forest seed = preset seed + shuffle seed), so the spread 
 from __future__ import annotations
 
 import argparse
+import time
 from functools import partial
 
 import numpy as np
@@ -74,11 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     model = checkpoint.trained_network(params, run, ml.weights, device)
     images, labels = dataset.training_images(params.data, params.smoothness.limit_samples)
     rep = features.representation(model, images, ml.layer)
+    started = time.perf_counter()
     out = alpha_under_shuffles(rep, labels, args.rate, estimator(args.preset), ml.seeds, wavelets.default_jobs(),
                                progress=True)
     out.update({"preset": args.preset, "run": run, "weights": ml.weights, "layer": ml.layer,
                 "n_samples": len(labels)})
     write_json(layout.mislabel(run, args.preset, args.rate), out)
+    runtime.write_timing(layout.mislabel_timing(run, args.preset, args.rate),
+                         seconds=round(time.perf_counter() - started, 1))
     print(f"{run} {args.preset} rate {args.rate}: alpha {out['alpha_mean']:.5f} +- {out['alpha_std']:.5f} "
           f"over {len(ml.seeds)} seeds; {out['changed_mean']:.1%} of labels changed")
     return 0

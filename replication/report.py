@@ -177,8 +177,8 @@ class _Figures:
         return [(f"train@{r}", str(path(r))) for r in runs]
 
     def smoothed(self, names: list[str]) -> list[tuple[str, str]]:
-        preset = self.params.smoothness.preset
-        return [(f"smoothness@{t}", str(layout.alphas_json(preset, t))) for t in dict.fromkeys(names)]
+        sm = self.params.smoothness
+        return [(sm.stage(sm.lead, t), str(layout.alphas_json(sm.lead, t))) for t in dict.fromkeys(names)]
 
     def draw(self, key: str, made: list, function, *args, **kwargs) -> None:
         self.paths[key] = function(*args, layout.figure(self.folder, key), **kwargs)
@@ -236,8 +236,8 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
         draw("retrain", [(f"retrain@{r}", str(layout.retrain_dir(r) / "result.json")) for r in results.retrain],
              figures.fig_retrain, results, params.mislabel.run)
     diag = [t for t in main_targets if params.smoothness.targets[t].weights == "final"][:2] or main_targets[:1]
-    draw("diagnostics", smoothed(diag) + [(f"smoothness_input@{params.smoothness.preset}",
-                                           str(layout.input_alpha(params.smoothness.preset)))],
+    draw("diagnostics", smoothed(diag) + [(params.smoothness.input_stage(params.smoothness.lead),
+                                           str(layout.input_alpha(params.smoothness.lead)))],
          figures.fig_diagnostics, results, diag)
 
 
@@ -253,7 +253,7 @@ def _draw_fidelity(figs: _Figures, params: cfg.Params, fidelity: list[dict]) -> 
             others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
                       for f in group for p in f.get("presets", {})]
             figs.draw(key, figs.smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group,
-                      markers={params.smoothness.original.preset: "x", params.smoothness.check_preset: "D"},
+                      markers={params.smoothness.original.preset: "x", "corrected": "D"},
                       **layout_kw)
 
 
@@ -314,8 +314,8 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "seeds": seeds, "summary_runs": summary_runs,
         "conclusions": claims.verdicts(params, results, orig, seeds),
         "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
-        "presets": params.smoothness.presets,
-        "preset_done": {p: len(results.targets(p)) for p in params.smoothness.presets},
+        "presets": params.smoothness.all_presets, "original_preset": params.smoothness.original.preset,
+        "preset_done": {p: len(results.targets(p)) for p in params.smoothness.all_presets},
         "summary": summary_rows(params, results, orig),
         "mislabel_rows": {p: results.mislabel_runs(p)[params.mislabel.run] for p in params.mislabel.presets},
         "noise": noise(params, results, orig, seeds),
@@ -326,8 +326,8 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "fidelity": fidelity,
         "fidelity_original": original_reached(params, fidelity),
         "snapshot_epoch": params.train.snapshot_epoch,
-        "estimator": first_file["estimator"], "preset": params.smoothness.preset,
-        "provenance": provenance(params, root), "compute": compute_times(params, results),
+        "estimator": first_file["estimator"], "preset": params.smoothness.lead,
+        "provenance": provenance(params, root), "compute": compute_times(results),
         "n_train": first_file["n_samples"],
         "classes": results.architectures["classes"],
         "n_test": int(np.sum(next(iter(results.metrics.values()))["confusion_matrix"])),
@@ -337,25 +337,15 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
     }
 
 
-def compute_times(params: cfg.Params, results: Results) -> dict:
-    """Wall minutes of every training and smoothness stage, as recorded in their outputs (a target's
-    input layer is counted once, in its preset's smoothness_input stage)."""
-    rows = [{"stage": f"train@{name}", "minutes": m["seconds"] / 60,
-             "detail": f"{m['epochs_run']} epochs, {m.get('device', '?')}"} for name, m in results.metrics.items()]
-    for preset in params.smoothness.presets:
-        if preset in results.inputs:
-            seconds = results.inputs[preset]["row"]["seconds"]
-            rows.append({"stage": f"smoothness_input@{preset}", "minutes": seconds / 60, "detail": "input layer"})
-        rows += [{"stage": params.smoothness.stage(preset, t),
-                  "minutes": sum(x for x in layers.seconds[layers.layer != "input"].tolist()) / 60,
-                  "detail": f"{len(layers) - 1} layers, {preset}"}
-                 for t, layers in results.preset_rows(preset).groupby("target", sort=False)]
-    rows += [{"stage": f"retrain@{rate}", "minutes": r["seconds"] / 60, "detail": f"{r['epochs_run']} epochs + alphas"}
-             for rate, r in results.retrain.items()]
-    train = sum(r["minutes"] for r in rows if r["stage"].startswith("train@"))
-    smooth = sum(r["minutes"] for r in rows if r["stage"].startswith("smoothness"))
-    return {"rows": rows, "train_hours": train / 60, "smoothness_hours": smooth / 60,
-            "total_hours": sum(r["minutes"] for r in rows) / 60}
+def compute_times(results: Results) -> dict:
+    """Wall hours per stage family, from the stages' timing files (timings/): how many of the family's stages
+    recorded one, their hours, and the processors they ran on."""
+    t = results.timings
+    rows = [{"family": family, "timed": int(g.seconds.notna().sum()), "stages": len(g), "not_run": int((~g.ran).sum()),
+             "hours": float(g.seconds.sum()) / 3600, "cpus": sorted(set(g.cpu.dropna()))}
+            for family, g in t.groupby("family", sort=False)]
+    return {"rows": rows, "total_hours": sum(r["hours"] for r in rows), "not_run": int((~t.ran).sum()),
+            "untimed": int((t.ran & t.seconds.isna()).sum()), "cpus": sorted(set(t.cpu.dropna()))}
 
 
 def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
@@ -364,7 +354,8 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     Everything is built in a temporary folder beside OUT and moved in only when complete, so a
     failure (a full disk, a read-only folder) leaves the previous report whole.
     """
-    results = replace(gather(params, root), architectures=layout.need(layout.ARCHITECTURES, "architectures", root))
+    results = replace(gather(params, root, timings=True),
+                      architectures=layout.need(layout.ARCHITECTURES, "architectures", root))
     out.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(out.with_name(f".{out.name}.lock"), f"a report render into {out}/"):
         return _render(params, results, out, root)

@@ -3,16 +3,17 @@
 Three tables carry the numbers, one row per observation, read by column name:
 
 - `runs`: one row per training run (index `run`): network, seed, test accuracy, precision, recall, restored
-  epoch, epochs run, the epoch-`snapshot_epoch` snapshot's accuracy, wall seconds;
+  epoch, epochs run, the epoch-`snapshot_epoch` snapshot's accuracy;
 - `alphas`: one row per estimator preset, smoothness target and layer, in depth order: preset, target, run,
-  weights, network, position (0 = input), layer, alpha, r2, intercept (of the log-log line), seconds;
+  weights, network, position (0 = input), layer, alpha, r2, intercept (of the log-log line);
 - `mislabel`: one row per run of mislabel.runs, preset and rate: alpha mean, sd, min and max over the
   shuffle seeds, and the fraction of labels changed;
 - `last_layer`: one row per smoothness target: the last layer's alpha and R^2 under the original's estimator
   (stage last_layer), seeds and snapshots included.
 
 What is not a table stays as read: each run's metrics file (confusion matrix, snapshot), histories, the
-smoothness files' estimator and curves, the mislabel forests' curves, inputs, retrain, overfit, suggestions.
+smoothness files' estimator and curves, the mislabel forests' curves, inputs, retrain, overfit, suggestions,
+and the stages' wall times (timings/, read by the report's compute table alone).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import pandas as pd
 
 from replication import config as cfg
 from replication import layout
+from replication.files import read_json
 
-RUN_COLUMNS = ("test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run", "seconds")
-LAYER_COLUMNS = ("alpha", "r2", "intercept", "seconds")
+RUN_COLUMNS = ("test_accuracy", "macro_precision", "macro_recall", "restored_epoch", "epochs_run")
+LAYER_COLUMNS = ("alpha", "r2", "intercept")
 MISLABEL_COLUMNS = ("alpha_mean", "alpha_std", "alpha_min", "alpha_max", "changed_mean")
 
 
@@ -48,11 +50,17 @@ class Results:
     overfit: dict = field(default_factory=dict)
     suggestions: dict = field(default_factory=dict)
     architectures: dict = field(default_factory=dict)
+    timings: pd.DataFrame = field(default_factory=lambda: timing_rows([], Path(".")))  # one row per stage: family,
+    # stage, ran, seconds (NaN where not recorded), cpu (None where not recorded)
 
     def of(self, preset: str) -> Results:
         """These results as if `preset` were the main estimator: its alphas, and the mislabel study's rows
         under it alone."""
         return replace(self, main=preset, mislabel=self.mislabel[self.mislabel.preset == preset])
+
+    def drops(self, target: str) -> list[dict]:
+        """The suggest stage's falls of alpha along `target`'s layers under the main preset ([] where it has none)."""
+        return self.suggestions.get(target, {}).get("drops", {}).get(self.main, [])
 
     def preset_rows(self, preset: str | None = None) -> pd.DataFrame:
         """The alphas table's rows under `preset` (the main one by default)."""
@@ -128,26 +136,59 @@ def history_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({key: [int(r[key]) if key == "epoch" else float(r[key]) for r in rows] for key in rows[0]})
 
 
-def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, retrain: bool = True) -> Results:
+def timing_files(params: cfg.Params) -> list[tuple[str, str, Path]]:
+    """(family, stage, timing file) of every stage that records one; a family is a stage name's part before
+    '@', with the estimator preset for the smoothness stages."""
+    sm, ml = params.smoothness, params.mislabel
+    files = [("train", f"train@{run}", layout.train_timing(run)) for run in params.runs]
+    for preset in sm.all_presets:
+        files.append(("smoothness_input", sm.input_stage(preset), layout.input_timing(preset)))
+        files += [(f"smoothness ({preset})", sm.stage(preset, t), layout.smoothness_timing(preset, t))
+                  for t in sm.targets_of(preset)]
+    files += [("last_layer", f"last_layer@{t}", layout.last_layer_timing(sm.original.preset, t)) for t in sm.targets]
+    files += [("mislabel", f"mislabel@{run}-{preset}-{rate}", layout.mislabel_timing(run, preset, rate))
+              for run in ml.runs for preset in ml.presets for rate in ml.rates]
+    files += [("retrain", f"retrain@{rate}", layout.retrain_timing(rate)) for rate in ml.retrain]
+    return files
+
+
+def timing_rows(files: list[tuple[str, str, Path]], root: Path) -> pd.DataFrame:
+    """One row per stage: whether it has run (its timing file exists), its wall seconds (a file's `seconds`, else
+    the sum over its layers) and processor, NaN and None where the stage recorded none."""
+    rows = []
+    for family, stage, path in files:
+        timing = read_json(root / path) if (root / path).exists() else {}
+        seconds = timing.get("seconds", sum(timing["layers"].values()) if "layers" in timing else None)
+        seconds = float("nan") if seconds is None else seconds  # a stage that recorded none
+        machine = timing.get("machine") or {}
+        cpu = machine.get("cpu")
+        if cpu and machine.get("cpu_id"):
+            cpu += f" ({machine['cpu_id']}, {machine.get('simd') or 'no AVX'})"
+        rows.append({"family": family, "stage": stage, "ran": bool(timing), "seconds": seconds, "cpu": cpu})
+    return pd.DataFrame.from_records(rows, columns=["family", "stage", "ran", "seconds", "cpu"])
+
+
+def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, retrain: bool = True,
+           timings: bool = False) -> Results:
     """Every result; a missing one raises MissingResult naming the stage that makes it, except under the second
     and the costly preset, which hold the targets done so far. `histories` and `retrain` leave those out when
-    False."""
+    False; `timings` reads the stages' wall times (those recorded)."""
     def need(path: Path, stage: str):
         return layout.need(path, stage, root)
 
     metrics = {name: need(layout.train_metrics(name), f"train@{name}") for name in params.runs}
     sm = params.smoothness
     files = {}
-    for preset in sm.presets:
+    for preset in sm.all_presets:
         for t in sm.targets_of(preset):
             # the other presets are long runs that land over several sessions: what exists so far
-            if preset == sm.preset or (root / layout.alphas_json(preset, t)).exists():
+            if preset == sm.lead or (root / layout.alphas_json(preset, t)).exists():
                 files[(preset, t)] = need(layout.alphas_json(preset, t), sm.stage(preset, t))
     ml = params.mislabel
     found = {(run, preset, rate): need(layout.mislabel(run, preset, rate), f"mislabel@{run}-{preset}-{rate}")
              for run in ml.runs for preset in ml.presets for rate in ml.rates}
     return Results(
-        main=sm.preset, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
+        main=sm.lead, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
         last_layer=last_layer_rows({t: need(layout.last_layer(sm.original.preset, t), f"last_layer@{t}")
                                     for t in sm.targets}),
         metrics=metrics,
@@ -155,10 +196,11 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         if histories else {},
         files={key: {k: v for k, v in a.items() if k != "layers"} for key, a in files.items()},
         mislabel_curves={key: r["seeds"] for key, r in found.items()},
-        inputs={preset: layout.need(layout.input_alpha(preset), f"smoothness_input@{preset}", root)
-                for preset in sm.presets if (root / layout.input_alpha(preset)).exists()},
+        inputs={preset: layout.need(layout.input_alpha(preset), sm.input_stage(preset), root)
+                for preset in sm.all_presets if (root / layout.input_alpha(preset)).exists()},
         retrain={rate: need(layout.retrain_dir(rate) / "result.json", f"retrain@{rate}")
                  for rate in ml.retrain} if retrain else {},
         overfit=need(layout.OVERFIT, "overfit"),
         suggestions=need(layout.SUGGESTIONS, "suggest"),
+        timings=timing_rows(timing_files(params) if timings else [], root),
     )

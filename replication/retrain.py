@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     sm = params.smoothness
     images, _ = dataset.training_images(params.data, sm.limit_samples)
     labels = noisy[: len(images)]
-    rows = layer_alphas(model, images, labels, estimator(sm.preset, sm.overrides), wavelets.default_jobs(),
+    rows = layer_alphas(model, images, labels, estimator(sm.lead, sm.overrides), wavelets.default_jobs(),
                         name=f"retrain@{args.rate}")
 
     out = layout.retrain_dir(args.rate)
@@ -65,13 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(out / "alphas.csv", rows, layout.ALPHA_COLUMNS)
     write_json(out / "result.json", {
         "rate": args.rate, "run": ml.run, "network": run_cfg.network, "shuffle_seed": shuffle_seed,
-        "changed": changed, "preset": sm.preset, "n_samples": len(labels),
+        "changed": changed, "preset": sm.lead, "n_samples": len(labels),
         "test_accuracy": metrics["test_accuracy"], "macro_precision": metrics["macro_precision"],
         "macro_recall": metrics["macro_recall"], "epochs_run": result.epochs_run,
         "restored_epoch": result.restored_epoch, "device": device.type,
-        "weights_md5": file_md5(out / "final.pt"), "seconds": round(time.perf_counter() - started, 1),
-        "layers": [{k: v for k, v in row.items() if k != "curve"} for row in rows],
+        "weights_md5": file_md5(out / "final.pt"),
+        "layers": [{k: v for k, v in layout.without_seconds(row).items() if k != "curve"} for row in rows],
     })
+    runtime.write_timing(layout.retrain_timing(args.rate), seconds=round(time.perf_counter() - started, 1),
+                         epochs=[row["seconds"] for row in result.history],
+                         layers={row["layer"]: row["seconds"] for row in rows})
     resume.unlink(missing_ok=True)
     print(f"retrain@{args.rate}: test accuracy {metrics['test_accuracy']:.4f}, {rows[-1]['layer']} alpha "
           f"{rows[-1]['alpha']:.4f}, restored epoch {result.restored_epoch} of {result.epochs_run}")

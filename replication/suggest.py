@@ -36,22 +36,27 @@ def modified(params: cfg.Params, run: str) -> dict:
 def main() -> int:
     params = cfg.load()
     out = {}
+    sm = params.smoothness
     for target, runs in params.suggest.pairs.items():
-        alphas = layout.need(layout.alphas_json(params.smoothness.preset, target), f"smoothness@{target}")
+        drops = {}
+        for preset in sm.presets:
+            alphas = layout.need(layout.alphas_json(preset, target), sm.stage(preset, target))
+            drops[preset] = alpha_drops([(row["layer"], row["alpha"]) for row in alphas["layers"]],
+                                        params.suggest.min_drop)
         base_run = params.target_config(target).run
         base = layout.need(layout.train_metrics(base_run), f"train@{base_run}")
-        layers = [(row["layer"], row["alpha"]) for row in alphas["layers"]]
         out[target] = {
             "run": base_run,
             "test_accuracy": base["test_accuracy"],
             "params": base["params"],
-            "drops": alpha_drops(layers, params.suggest.min_drop),
+            "drops": drops,  # per estimator preset
             "modified": [modified(params, run) for run in runs],
         }
     write_json(layout.SUGGESTIONS, out)
     for target, info in out.items():
-        dropped = ", ".join(f"{d['layer']} (-{d['drop']:.4f})" for d in info["drops"]) or "none"
-        print(f"{target}: alpha falls at {dropped}")
+        for preset, drops in info["drops"].items():
+            dropped = ", ".join(f"{d['layer']} (-{d['drop']:.4f})" for d in drops) or "none"
+            print(f"{target} ({preset}): alpha falls at {dropped}")
     return 0
 
 

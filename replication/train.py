@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         "params": nets.count_params(model),
         "epochs_run": result.epochs_run,
         "restored_epoch": result.restored_epoch,
-        "seconds": round(result.seconds, 1),
         "device": device.type,
         "torch": torch.__version__.split("+")[0],
     })
@@ -50,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     layout.save_weights(layout.weights(args.run, "final"), result.weights)
     write_csv(layout.history(args.run), result.history, layout.HISTORY_COLUMNS)
     write_json(layout.train_metrics(args.run), metrics)
+    runtime.write_timing(layout.train_timing(args.run), seconds=round(result.seconds, 1),
+                         epochs=[row["seconds"] for row in result.history])
     resume.unlink(missing_ok=True)
     print(f"{args.run}: test accuracy {metrics['test_accuracy']:.4f}, restored epoch "
           f"{result.restored_epoch} of {result.epochs_run}, {result.seconds / 60:.1f} min")

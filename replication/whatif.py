@@ -1,6 +1,6 @@
 """What a setting would rerun, without running it or touching the project:
 
-    python -m replication whatif -S smoothness.check_preset=corrected_empirical [-S KEY=VALUE ...]
+    python -m replication whatif -S smoothness.lead=corrected [-S KEY=VALUE ...]
 
 The settings are applied with DVC's own `-S` code to a copy of params.yaml in a scratch folder that links
 to everything else of the project (its own `.dvc` folder uses the project's cache, without git), and DVC's

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "replication"
-STAGES = ("train", "architectures", "smoothness", "last_layer", "mislabel", "retrain", "overfit", "suggest", "metrics",
+STAGES = ("train", "architectures", "targets", "smoothness", "last_layer", "mislabel", "retrain", "overfit", "suggest",
+          "metrics",
           "report")
 TOOLS = ("data", "__main__")  # command-line tools that are not pipeline stages
 

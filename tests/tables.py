@@ -24,17 +24,17 @@ def _target(params: cfg.Params, target: str) -> dict:
 
 
 def results(params: cfg.Params, spec: dict, main: str | None = None) -> Results:
-    main = main or params.smoothness.preset
+    main = main or params.smoothness.lead
     metrics = {run: {"network": params.runs[run].network if run in params.runs else run, "test_accuracy": 0.6,
                      "macro_precision": 0.6, "macro_recall": 0.6, "restored_epoch": 30, "epochs_run": 35,
-                     "seconds": 1.0, "snapshot": {"test_accuracy": 0.5}, **r["metrics"]}
+                     "snapshot": {"test_accuracy": 0.5}, **r["metrics"]}
                for run, r in spec.get("runs", {}).items()}
     params = params.model_copy(update={"runs": {**params.runs, **{
         run: cfg.RunConfig(network="resnet12", seed=0) for run in metrics if run not in params.runs}}})
     by_preset = {main: spec.get("alphas", {}), **{p: a for p, a in spec.get("alphas_by_preset", {}).items()
                                                   if p != main}}
     files = {(preset, target): {**_target(params, target),
-                                "layers": [{"r2": 0.9, "intercept": 0.0, "seconds": 1.0, **row} for row in a["layers"]]}
+                                "layers": [{"r2": 0.9, "intercept": 0.0, **row} for row in a["layers"]]}
              for preset, alphas in by_preset.items() for target, a in alphas.items()}
     rates = params.mislabel.rates
     found = {}

@@ -43,9 +43,13 @@ def _results(params: cfg.Params, orig: dict, seed_sd: float = 0.01) -> dict:
                                     for k, name in enumerate(LAYERS)]}
     drops = [{"layer": "conv2_relu", "previous": "conv1_relu", "drop": 0.01},  # 100 sds of those layers
              {"layer": "avpool", "previous": "conv2_relu", "drop": 0.00005}]  # half an sd
-    overfit = {"baseline_run": "resnet12",
-               "layers": [{"layer": name, "difference": -0.01 if name == "conv1_relu" else 0.0} for name in LAYERS]}
-    return {"runs": runs, "alphas": alphas, "overfit": overfit, "suggestions": {"resnet12": {"drops": drops}}}
+    # the overfitted network: resnet12's alphas with conv1 lower by 0.01 (100 of its seed sds)
+    alphas["resnet12_overfit"] = {"layers": [{**row, "alpha": row["alpha"] - (row["layer"] == "conv1_relu") * 0.01}
+                                             for row in alphas["resnet12"]["layers"]]}
+    overfit = {"run": "resnet12_overfit", "baseline_run": "resnet12", "epochs": 100, "test_accuracy": 0.6,
+               "baseline_test_accuracy": 0.65}
+    return {"runs": runs, "alphas": alphas, "overfit": overfit,
+            "suggestions": {"resnet12": {"drops": {params.smoothness.lead: drops}}}}
 
 
 def _sentences(params: cfg.Params, noise: dict) -> str:
@@ -353,8 +357,9 @@ def test_a_claim_is_declared_once(params, monkeypatch):
     found = claims.verdicts(params, R(params, {}), {}, [])
     assert found == [{"id": "made_up_claim", "verdict": claims.HOLDS, "z": 3.5, "gap": 0.7,
                       "claim": "Made-up networks are made up.", "template": "made_up_claim"}]
-    assert metrics.claim_numbers({"as_run": found}) == {
-        "as_run": {"made_up_claim": {"verdict": 1.0, "z": 3.5, "value": 0.7}}}
+    assert metrics.claim_numbers("as_run", found) == {"claims_z.as_run": {"made_up_claim": 3.5},
+                                                      "claims_verdict.as_run": {"made_up_claim": claims.HOLDS},
+                                                      "claims_value.as_run": {"made_up_claim": 0.7}}
     assert claims.verdict_matrix(params, {"as_run": found})[0]["id"] == "made_up_claim"
     env = report.environment()
     block = "\n{% macro made_up_claim(c) -%}\nA gap of {{ c.gap | num(1) }}.\n{% endmacro %}\n"
@@ -379,16 +384,18 @@ def test_one_rule_turns_z_into_a_verdict():
 
 
 def test_every_committed_verdict_follows_from_its_z():
-    """results/metrics/claims.json as committed: each claim's verdict under each preset is the rule's verdict of
-    its z, and the z is there."""
+    """results/metrics/claims_verdict.PRESET.json as committed: each claim's verdict under each preset is the rule's
+    verdict of its z (claims_z.PRESET.json), and the z is there."""
     import json
 
     from conftest import ROOT
 
-    from replication import metrics
-
-    committed = json.loads((ROOT / "results" / "metrics" / "claims.json").read_text())
-    cells = [(preset, claim_id, c) for preset, found in committed.items() for claim_id, c in found.items()]
-    assert len(cells) >= 20 and all("z" in c for _, _, c in cells)
-    for preset, claim_id, c in cells:
-        assert c["verdict"] == metrics.VERDICT_CODE[claims.z_verdict(c["z"])], (preset, claim_id, c)
+    folder = ROOT / "results" / "metrics"
+    cells = []
+    for path in sorted(folder.glob("claims_verdict.*.json")):
+        zs = json.loads(path.with_name(path.name.replace("claims_verdict.", "claims_z.")).read_text())
+        cells += [(path.name, claim_id, verdict, zs[claim_id])
+                  for claim_id, verdict in json.loads(path.read_text()).items()]
+    assert len(cells) >= 20
+    for name, claim_id, verdict, z in cells:
+        assert verdict == claims.z_verdict(z), (name, claim_id, verdict, z)

@@ -18,20 +18,22 @@ MAKE = """import json, pathlib, yaml
 p = yaml.safe_load(open("params.yaml"))["smoothness"]
 fc1 = {"as_reported": 0.10, "corrected": 0.12}[p["preset"]]
 out = pathlib.Path("results/metrics"); out.mkdir(parents=True, exist_ok=True)
-(out / "claims.json").write_text(json.dumps({"as_reported": {"mislabel_lowers_alpha": {
-    "verdict": 1.0 if p["preset"] == "as_reported" else 0.0, "value": 0.1}}}))
-(out / "smoothness.json").write_text(json.dumps({"as_reported": {"resnet12": {
-    "alpha": {"input": 0.015, "fc1": fc1}, "last_layer_alpha": fc1}}}))
+(out / "claims_verdict.as_reported.json").write_text(json.dumps({"mislabel_lowers_alpha":
+    "holds" if p["preset"] == "as_reported" else "does not hold"}))
+(out / "fc1_alpha.as_reported.json").write_text(json.dumps({"resnet12": fc1}))
+table = pathlib.Path("results/smoothness/as_reported/resnet12"); table.mkdir(parents=True, exist_ok=True)
+(table / "alphas.csv").write_text(f"index,layer,alpha\\n0,input,0.015\\n1,fc1,{fc1}\\n")
 """
 DVC_YAML = """stages:
   metrics:
     cmd: python make.py
     deps: [make.py]
     params: [smoothness]
-    metrics:
-    - results/metrics/claims.json:
+    outs:
+    - results/smoothness:
         cache: false
-    - results/metrics/smoothness.json:
+    metrics:
+    - results/metrics:
         cache: false
 """
 
@@ -66,9 +68,10 @@ def test_compare_an_experiment_with_its_baseline(repo, monkeypatch):
     assert "| smoothness.preset | as_reported | corrected |" in text
     assert "n_jobs" not in text  # unchanged params are not listed
     assert "## Verdicts that changed (1)" in text
-    assert "| claims.as_reported.mislabel_lowers_alpha.verdict | 1 | 0 |" in text
-    assert "| smoothness.as_reported.resnet12.alpha.fc1 | 0.1 | 0.12 | +0.02 |" in text
-    assert "smoothness.as_reported.resnet12.alpha.input" not in text
+    assert "| claims_verdict.as_reported.mislabel_lowers_alpha | holds | does not hold |" in text
+    assert "| fc1_alpha.as_reported.resnet12 | 0.1 | 0.12 | +0.02 |" in text
+    assert "## Per-layer alphas that moved (1, TARGET (PRESET).LAYER)" in text
+    assert "| resnet12 (as_reported).fc1 | 0.1 | 0.12 | +0.02 |" in text and "(as_reported).input" not in text
     assert (repo / "overlay.svg").read_text().startswith("<?xml")
 
 

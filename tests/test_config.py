@@ -58,7 +58,7 @@ def test_float_written_without_dot_is_a_string(raw):
         ("data", "val_size", 0, "data.val_size' must be greater than or equal to 1"),
         ("data", "mean", [0.5, 0.5], "data.mean': must hold 3 values, one per colour channel, not 2"),
         ("data", "std", [1.0, 0.0, 1.0], "data.std': every std must be positive"),
-        ("smoothness", "preset", "nope", "smoothness.preset' must be 'as_run', 'as_reported', 'corrected'"),
+        ("smoothness", "lead", "nope", "smoothness.lead' must be 'as_run', 'as_reported', 'corrected'"),
         ("smoothness", "overrides", {"n_trees": 0}, "smoothness.overrides': estimator settings: key 'n_trees' must"),
         ("smoothness", "overrides", {"trees": 3}, "smoothness.overrides': unknown estimator field 'trees'"),
         ("smoothness", "overrides", {"norm": "l1"}, "key 'norm' must be 'volume' or 'empirical'"),
@@ -152,22 +152,35 @@ def test_dvc_set_param_to_the_same_value_leaves_params_yaml_byte_identical(tmp_p
 
 def test_each_preset_has_its_own_targets_and_stage(raw):
     sm = cfg.parse(raw).smoothness
-    assert sm.presets == ("as_reported", "corrected", "as_run")
+    assert sm.presets == ("as_reported", "corrected") and sm.lead == "as_reported"
+    assert sm.all_presets == ("as_reported", "corrected", "as_run")
     assert sm.targets_of("as_reported") == sm.targets_of("corrected") == sm.targets
     assert set(sm.targets_of("as_run")) == {"resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5", "resnet12_tanh",
                                             "plain12_tanh", "resnet10", "plain6", "resnet12_overfit"}
+    assert sm.targets_of("as_run")["plain12_epoch5"] == sm.targets["plain12_epoch5"]  # names, looked up
     assert sm.targets_of("corrected_empirical") == {}
-    assert [sm.stage(p, "plain12") for p in sm.presets] == [
-        "smoothness@plain12", "smoothness_check@plain12", "smoothness_original@plain12"]
+    assert [sm.stage(p, "plain12") for p in sm.all_presets] == [
+        "smoothness@as_reported-plain12", "smoothness@corrected-plain12", "smoothness_original@plain12"]
+    assert [sm.input_stage(p) for p in sm.all_presets] == [
+        "smoothness_input@as_reported", "smoothness_input@corrected", "smoothness_original_input"]
+    lead = cfg.parse({**raw, "smoothness": {**raw["smoothness"], "lead": "corrected"}}).smoothness
+    assert lead.all_presets == ("corrected", "as_reported", "as_run")  # the lead first: a view, same set
 
 
-def test_presets_must_differ_and_original_targets_repeat_the_targets(raw):
-    same = {**raw, "smoothness": {**raw["smoothness"], "check_preset": "as_reported"}}
-    with pytest.raises(cfg.ConfigError, match="must differ \\(got as_reported, as_reported, as_run\\)"):
-        cfg.parse(same)
-    raw["smoothness"]["original"]["targets"]["resnet12"] = {"run": "resnet12", "weights": "snapshot"}
-    with pytest.raises(cfg.ConfigError, match="smoothness.original.targets.resnet12 must repeat smoothness.targets"):
-        cfg.parse(raw)
+@pytest.mark.parametrize("change, message", [
+    ({"presets": ["as_reported", "corrected", "as_reported"]}, "smoothness.presets lists 'as_reported' twice"),
+    ({"presets": ["as_reported", "as_run"]}, "smoothness.original.preset 'as_run' is also in smoothness.presets: "
+                                             "smoothness@as_run-TARGET and smoothness_original@TARGET would write"),
+    ({"lead": "as_run"}, "smoothness.lead 'as_run' is not in smoothness.presets \\(as_reported, corrected\\)"),
+    ({"presets": []}, "smoothness.presets"),
+    ({"presets": ["as_reported", "sqrt"]}, "smoothness.presets"),
+    ({"original": {"preset": "as_run", "targets": ["resnet12", "nope"]}},
+     "smoothness.original.targets\\[\\] is 'nope', which is not in smoothness.targets"),
+])
+def test_every_preset_setting_works_or_is_refused_in_one_line(raw, change, message):
+    """No setting of the preset keys can make two stages claim one output: the config check refuses it first."""
+    with pytest.raises(cfg.ConfigError, match=message):
+        cfg.parse({**raw, "smoothness": {**raw["smoothness"], **change}})
 
 
 def test_run_and_network_defaults_are_the_originals(raw):

@@ -199,7 +199,7 @@ def test_two_report_renders_do_not_share_a_staging_folder(tmp_path, monkeypatch)
 
     from replication import report
 
-    monkeypatch.setattr(report, "gather", lambda params, root: results(params, {}))
+    monkeypatch.setattr(report, "gather", lambda params, root, **_: results(params, {}))
     monkeypatch.setattr(layout, "need", lambda path, stage, root: {})
     out = tmp_path / "report"
     out.mkdir()

@@ -127,14 +127,17 @@ def test_status_table_lists_every_run(tmp_path):
     params = cfg.load()
     out = tmp_path / "results" / "train" / "resnet12"
     out.mkdir(parents=True)
-    (out / "metrics.json").write_text('{"test_accuracy": 0.6, "restored_epoch": 3, "epochs_run": 8, "seconds": 120}')
+    (out / "metrics.json").write_text('{"test_accuracy": 0.6, "restored_epoch": 3, "epochs_run": 8}')
+    (tmp_path / "timings" / "train").mkdir(parents=True)
+    (tmp_path / "timings" / "train" / "resnet12.json").write_text('{"seconds": 120}')
     table = status(params, tmp_path).splitlines()
     assert len(table) == 2 + len(params.runs)
     assert "| resnet12 | 65.63% | 60.00% | 3 / 8 (30 / 35) | not run yet | 2.0 |" in table
     assert "| plain12 | 57.40% | not run yet | | | |" in table
     other = tmp_path / "results" / "train" / "plain9_tanh"
     other.mkdir()
-    (other / "metrics.json").write_text('{"test_accuracy": 0.5, "restored_epoch": 3, "epochs_run": 8, "seconds": 60}')
+    (other / "metrics.json").write_text('{"test_accuracy": 0.5, "restored_epoch": 3, "epochs_run": 8}')
+    (tmp_path / "timings" / "train" / "plain9_tanh.json").write_text('{"seconds": 60}')
     raw = params.model_dump(mode="json")
     del raw["smoothness"]["targets"]["plain9_tanh"]  # trained, but not a smoothness target
     row = "| plain9_tanh | 52.44% | 50.00% | 3 / 8 (50 / 55) | - | 1.0 |"

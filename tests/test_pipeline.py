@@ -32,7 +32,7 @@ def tiny_params(raw: dict) -> dict:
     raw["smoothness"].update(overrides={"n_trees": 2, "m_stop": 100})
     raw["smoothness"]["targets"] = {k: raw["smoothness"]["targets"][k]
                                     for k in ("resnet12", "resnet12_epoch5", "resnet12_seed1", "resnet12_overfit")}
-    raw["smoothness"]["original"]["targets"] = {"resnet12": raw["smoothness"]["targets"]["resnet12"]}
+    raw["smoothness"]["original"]["targets"] = ["resnet12"]
     raw["mislabel"].update(seeds=[0, 1], retrain=[0.5], rates=[0.0, 1.0], presets=["as_run"],
                            runs=["resnet12", "resnet12_seed1"])
     raw["suggest"]["derived"] = {"plain6": "resnet12"}
@@ -86,7 +86,7 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
     assert "<svg" not in html and "figures/curves.svg" in html
     # every figure names the concrete stages behind it and the command that rebuilds it
     assert html.count("<figure>") == html.count("rebuild: <code>dvc repro -f -s ") > 5
-    assert "@TARGET" not in html and "@RUN" not in html and "smoothness@resnet12_epoch5" in html
+    assert "@TARGET" not in html and "@RUN" not in html and "smoothness@as_reported-resnet12_epoch5" in html
     assert json.loads((work / "report" / "manifest.json").read_text())["results"]
 
 
@@ -113,6 +113,26 @@ def test_second_repro_is_a_no_op_and_report_is_byte_stable(project):
     for name, content in before.items():
         assert (work / "report" / name).read_bytes() == content, name
     assert run([dvc, "status"], work, env).stdout.strip().endswith("up to date.")
+
+
+def test_a_faithful_rerun_changes_no_result_file(project):
+    """Wall times live in timings/, apart from the results: forcing a training and a smoothness stage to run again
+    reproduces every result byte for byte, and only the report (which prints the timings) is out of date."""
+    work, env, dvc = project
+    stages = ["train@plain6", "smoothness@as_reported-resnet12"]
+    timings = [work / "timings" / "train" / "plain6.json",
+               work / "timings" / "smoothness" / "as_reported" / "resnet12.json"]
+    before = {p: p.read_bytes() for p in (work / "results").rglob("*") if p.is_file()}
+    old_timings = [t.read_bytes() for t in timings]
+    forced = run([dvc, "repro", "-f", "-s", *stages], work, env)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    after = {p: p.read_bytes() for p in (work / "results").rglob("*") if p.is_file()}
+    assert after == before
+    assert [t.read_bytes() for t in timings] != old_timings  # a new measurement, each
+    status = run([dvc, "status"], work, env).stdout
+    assert "report:" in status, status
+    assert not any(f"{s}:" in status for s in ("metrics", "suggest", "overfit", *stages)), status
+    assert run([dvc, "repro", "-s", "report"], work, env).returncode == 0
 
 
 def test_missing_result_is_named(project):
@@ -161,6 +181,8 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
     outputs = work / "results" / "train" / "resnet12_overfit"
     backup = work.parent / "resnet12_overfit.saved"
     shutil.copytree(outputs, backup)  # dvc deletes a stage's outputs before it runs it
+    timing = work / "timings" / "train" / "resnet12_overfit.json"
+    saved_timing = timing.read_bytes()
     proc = subprocess.Popen([dvc, "repro", "-s", "train@resnet12_overfit"], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -185,6 +207,7 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
         shutil.rmtree(work / ".resume" / "train", ignore_errors=True)
         shutil.rmtree(outputs, ignore_errors=True)
         shutil.copytree(backup, outputs)
+        timing.write_bytes(saved_timing)
 
 
 def _alive(pid: int) -> bool:

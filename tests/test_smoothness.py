@@ -50,7 +50,7 @@ def test_stage_run_gives_an_alpha_per_layer_and_resumes(model):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["corrected_empirical", "resnet12"], "preset 'corrected_empirical' is none of smoothness.preset"),
+    (["corrected_empirical", "resnet12"], "preset 'corrected_empirical' is neither in smoothness.presets nor"),
     (["as_run", "plain9_tanh"], "'plain9_tanh' is not a target of preset 'as_run' \\(its targets: resnet12, "
                                 "plain12, plain6, resnet10, resnet12_epoch5, plain12_epoch5, resnet12_tanh, "
                                 "resnet12_overfit, plain12_tanh\\)"),

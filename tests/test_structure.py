@@ -73,20 +73,28 @@ def _dvc(function, *placeholders) -> str:
 
 def test_result_paths_match_dvc_yaml():
     assert {_dvc(lambda k, w=w: layout.weights(k, w), "${key}") for w in ("final", "snapshot")} | {
-        _dvc(layout.train_metrics, "${key}"), _dvc(layout.history, "${key}")} == set(_outs("train"))
-    for stage, preset in (("smoothness", "${smoothness.preset}"), ("smoothness_check", "${smoothness.check_preset}"),
-                          ("smoothness_original", "${smoothness.original.preset}")):
-        assert {_dvc(layout.alphas_json, preset, "${key}"), _dvc(layout.alphas_csv, preset, "${key}")} == set(
-            _outs(stage)), stage
+        _dvc(layout.train_metrics, "${key}"), _dvc(layout.history, "${key}"),
+        _dvc(layout.train_timing, "${key}")} == set(_outs("train"))
+    assert _outs("target") == [_dvc(layout.target_file, "${key}")]
+    for stage, preset, target in (("smoothness", "${item.preset}", "${item.target}"),
+                                  ("smoothness_original", "${smoothness.original.preset}", "${item}")):
+        assert {_dvc(layout.alphas_json, preset, target), _dvc(layout.alphas_csv, preset, target),
+                _dvc(layout.smoothness_timing, preset, target)} == set(_outs(stage)), stage
         assert _dvc(layout.input_alpha, preset) in _body(stage)["deps"], stage
-    assert _outs("smoothness_input") == [_dvc(layout.input_alpha, "${item.preset}")]
-    assert _outs("last_layer") == [_dvc(layout.last_layer, "${smoothness.original.preset}", "${key}")]
-    assert _outs("mislabel") == [_dvc(layout.mislabel, "${item.run}", "${item.preset}", "${item.rate}")]
-    assert _outs("retrain") == [_dvc(layout.retrain_dir, "${item}")]
+        assert _dvc(layout.target_file, target) in _body(stage)["deps"], stage
+    assert _outs("smoothness_input") == [_dvc(layout.input_alpha, "${item.preset}"),
+                                         _dvc(layout.input_timing, "${item.preset}")]
+    assert _outs("smoothness_original_input") == [_dvc(layout.input_alpha, "${smoothness.original.preset}"),
+                                                  _dvc(layout.input_timing, "${smoothness.original.preset}")]
+    assert _outs("last_layer") == [_dvc(layout.last_layer, "${smoothness.original.preset}", "${key}"),
+                                   _dvc(layout.last_layer_timing, "${smoothness.original.preset}", "${key}")]
+    assert _outs("mislabel") == [_dvc(layout.mislabel, "${item.run}", "${item.preset}", "${item.rate}"),
+                                 _dvc(layout.mislabel_timing, "${item.run}", "${item.preset}", "${item.rate}")]
+    assert _outs("retrain") == [_dvc(layout.retrain_dir, "${item}"), _dvc(layout.retrain_timing, "${item}")]
     assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
     assert _outs("architectures") == [str(layout.ARCHITECTURES)]
     assert all(o.startswith(f"{layout.REPORT}/") for o in _outs("report"))
-    assert _outs("metrics") == [str(layout.METRICS / f"{name}.json") for name in layout.METRIC_FILES]
+    assert _outs("metrics") == [str(layout.METRICS)]
 
 
 def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
@@ -107,7 +115,7 @@ def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
 def test_top_level_plots_overlay_every_run_and_target(raw_params):
     plots = {next(iter(p)): next(iter(p.values())) for p in
              yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["plots"]}
-    targets, preset = raw_params["smoothness"]["targets"], raw_params["smoothness"]["preset"]
+    targets, preset = raw_params["smoothness"]["targets"], raw_params["smoothness"]["lead"]
     assert set(plots["alpha per layer"]["y"]) == {str(layout.alphas_csv(preset, t)) for t in targets}
     assert set(plots["validation loss"]["y"]) == {str(layout.history(r)) for r in raw_params["runs"]}
 

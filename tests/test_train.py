@@ -79,7 +79,7 @@ def tiny(tmp_path_factory):
     }
     raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"},
                                     "long": {"run": "long", "weights": "final"}}
-    raw["smoothness"]["original"]["targets"] = {}
+    raw["smoothness"]["original"]["targets"] = []
     raw["mislabel"].update(runs=["tiny"])
     raw["overfit"].update(run="long", baseline="tiny")
     raw["report"].update(converge=["tiny", "long"], pruned=[], main_targets=[], overlays={})
