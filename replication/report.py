@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import math
 import os
@@ -241,6 +242,13 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
          figures.fig_diagnostics, results, diag)
 
 
+def preset_markers(sm: cfg.SmoothnessConfig) -> dict[str, str]:
+    """A marker for every preset but the lead (drawn as dots): the original's estimator a cross, the others in turn
+    a diamond, a square, a triangle..."""
+    others = [p for p in sm.presets if p != sm.lead]
+    return {sm.original.preset: "x", **dict(zip(others, itertools.cycle("Ds^v<>"), strict=False))}
+
+
 def _draw_fidelity(figs: _Figures, params: cfg.Params, fidelity: list[dict]) -> None:
     """Every layer against the original's: networks the original's own estimator reached get large panels (three
     a row from the third on), the rest share a grid of small ones."""
@@ -253,7 +261,7 @@ def _draw_fidelity(figs: _Figures, params: cfg.Params, fidelity: list[dict]) -> 
             others = [(params.smoothness.stage(p, f["target"]), str(layout.alphas_json(p, f["target"])))
                       for f in group for p in f.get("presets", {})]
             figs.draw(key, figs.smoothed([f["target"] for f in group]) + others, figures.fig_fidelity, group,
-                      markers={params.smoothness.original.preset: "x", "corrected": "D"},
+                      markers=preset_markers(params.smoothness),
                       **layout_kw)
 
 

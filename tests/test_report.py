@@ -72,3 +72,14 @@ def test_one_colour_per_network():
     assert len(set(colours.values())) == len(networks)  # no two networks share a colour
     assert colours["resnet12"] == figures.RESNET and colours["plain12"] == figures.PLAIN
     assert figures._color("plain12", networks[:3]) == colours["plain12"]  # the base networks keep theirs
+
+
+def test_every_preset_but_the_lead_has_a_marker_whichever_leads():
+    """The fidelity figure draws the lead as dots and every other preset with its own marker: a lead switched
+    with -S smoothness.lead=corrected once left as_reported without one (KeyError in the report)."""
+    raw = cfg.load().model_dump(mode="json")
+    for lead in ("as_reported", "corrected"):
+        sm = cfg.parse({**raw, "smoothness": {**raw["smoothness"], "lead": lead}}).smoothness
+        markers = report.preset_markers(sm)
+        assert set(markers) == set(sm.all_presets) - {lead}
+        assert len(set(markers.values())) == len(markers)
