@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from replication import config as cfg
+from replication.estimator import estimator
 from replication.seed_groups import SeedGroup, analysed_targets, by_first_run, mean_sd, seed_table
 from replication.zscore import (  # noqa: F401 (the verdicts' names are re-exported: claims.HOLDS and so on)
     FAILS,
@@ -413,19 +414,23 @@ def verdicts(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedG
     return [{**c, "claim": claim.text, "template": claim.template or claim.id} for claim, c in found if c is not None]
 
 
+def noise_source(params: cfg.Params, preset: str) -> str:
+    """The preset whose seed groups measure `preset`'s single runs where it has none of its own (as_run): the first
+    of all_presets, the lead first, whose estimator fits the same error, so that its alphas are on the same scale
+    (corrected's are about half the others')."""
+    error = estimator(preset).error
+    return next(p for p in params.smoothness.all_presets if estimator(p).error == error)
+
+
 def verdicts_by_preset(params: cfg.Params, results: Results, orig: dict) -> dict[str, list[dict]]:
-    """The claims judged under every estimator preset the pipeline runs (main preset first). A claim a
-    preset cannot judge yet (targets not computed, too few seeds) is left out of its list. A network with one
-    run under a preset borrows its seed noise from that preset's seed groups (alphas of another preset may be
-    on another scale: corrected's are about half), or from the main preset's while it has none (as_run):
+    """The claims judged under every estimator preset the pipeline runs (the lead first). A claim a preset cannot
+    judge yet (targets not computed, too few seeds) is left out of its list. A network with one run under a preset
+    borrows its seed noise from that preset's seed groups, or from noise_source's while it has none (as_run):
     layer_falls decides."""
-    out, main_seeds = {}, None
-    for preset in params.smoothness.all_presets:
-        res = results.of(preset)
-        seeds = seed_table(params, res)
-        main_seeds = seeds if main_seeds is None else main_seeds
-        out[preset] = verdicts(params, res, orig, seeds, noise_seeds=main_seeds)
-    return out
+    presets = params.smoothness.all_presets
+    seeds = {p: seed_table(params, results.of(p)) for p in presets}
+    return {p: verdicts(params, results.of(p), orig, seeds[p], noise_seeds=seeds[noise_source(params, p)])
+            for p in presets}
 
 
 def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list[dict]:

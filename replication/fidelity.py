@@ -57,6 +57,7 @@ def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: floa
     main_preset, *others = params.smoothness.all_presets
     main = layer_fidelity(params, results, orig, seed_table(params, results), k=k)
     quantity = estimator(orig["per_layer"]["estimator"]).error
+    same_scale = estimator(main_preset).error == quantity  # else the main preset's sds cannot measure the others
     for preset in others:
         if estimator(preset).error != quantity:  # e.g. corrected: the slope of the L2 error, about half the original's
             continue
@@ -68,7 +69,7 @@ def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: floa
                 continue
             main_sd = {r["layer"]: r["sd"] for r in f["rows"]}
             for r in other["rows"]:
-                if r["sd"] is None and main_sd.get(r["layer"]) is not None:
+                if r["sd"] is None and same_scale and main_sd.get(r["layer"]) is not None:
                     r["sds"], r["sd_from"] = in_sds(r["gap"], main_sd[r["layer"]]), main_preset
             other["within_noise"] = sum(r["sds"] is not None and r["sds"] <= k for r in other["rows"])
             other["with_sd"] = sum(r["sds"] is not None for r in other["rows"])

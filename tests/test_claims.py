@@ -326,6 +326,24 @@ def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
            "borrowed from resnet12's seeds" in text
 
 
+def test_the_costly_preset_borrows_its_noise_on_its_own_scale_whichever_preset_leads(params):
+    """as_run has no seeds: its single runs are measured in the seed sd of a preset whose alphas are on its scale
+    (as_reported), also when corrected (about half the scale) leads the report."""
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {})
+    halved, _ = _fall_setup(params, {"resnet12": [0.001, 0.0015, 0.002]}, {})
+    results.update(mislabel={}, alphas_by_preset={"as_reported": results["alphas"], "corrected": halved["alphas"],
+                                                  "as_run": {"resnet12": {"layers": _falling(0.0015)}}})
+    results["suggestions"]["resnet12"].update(modified=[])
+    led = params.model_copy(update={"smoothness": params.smoothness.model_copy(update={"lead": "corrected"})})
+    assert claims.noise_source(led, "as_run") == "as_reported" and claims.noise_source(led, "corrected") == "corrected"
+    rows = []
+    for p, main in ((params, "as_reported"), (led, "corrected")):
+        by_preset = claims.verdicts_by_preset(p, R(p, results, main=main), orig)
+        (row,) = next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")["rows"]
+        rows.append(row)
+    assert rows[0] == rows[1] and rows[0]["z"] == pytest.approx(1.5)
+
+
 def test_a_preset_with_seeds_of_its_own_measures_single_runs_in_them(params):
     """corrected's alphas are about half the main preset's: a single run is judged in corrected's seed sd."""
     results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004]}, {"plain6": 0.003})
