@@ -94,6 +94,11 @@ def test_an_interrupted_stage_resumes_from_the_layers_that_landed(tiny, schedule
 
     with pytest.raises(KeyboardInterrupt):
         layerwise.layer_alphas(model, images, labels, est, on_layer=stop_after_three, progress=False)
+    # an interrupted stage's process exits, its forests with it; here, in one process, the abandoned forest threads
+    # must end first (under load they outlived the interruption and released data the resumed run shared)
+    for thread in threading.enumerate():
+        if thread.name.startswith("cluster-job-"):
+            thread.join(timeout=300)
     again = []
     rows = layerwise.layer_alphas(model, images, labels, est, done={r["layer"]: r for r in landed},
                                   on_layer=again.append, progress=False)

@@ -262,7 +262,7 @@ def test_a_queued_experiment_runs_and_its_metrics_compare(project):
     shown = json.loads(run([dvc, "exp", "show", "--json"], work, env).stdout)
     text = json.dumps(shown)
     assert "queued-title" in text and "Queued" in text
-    assert "last_layer_alpha" in text and "mislabel_lowers_alpha" in text  # alphas and verdicts are metrics
+    assert "fc1_alpha" in text and "mislabel_lowers_alpha" in text  # alphas and verdicts are metrics
     diff = run([dvc, "metrics", "diff"], work, env)
     assert diff.returncode == 0 and diff.stdout.strip() == ""  # the committed state against itself
 
