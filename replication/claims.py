@@ -427,10 +427,10 @@ def verdicts_by_preset(params: cfg.Params, results: Results, orig: dict) -> dict
     judge yet (targets not computed, too few seeds) is left out of its list. A network with one run under a preset
     borrows its seed noise from that preset's seed groups, or from noise_source's while it has none (as_run):
     layer_falls decides."""
-    presets = params.smoothness.all_presets
-    seeds = {p: seed_table(params, results.of(p)) for p in presets}
-    return {p: verdicts(params, results.of(p), orig, seeds[p], noise_seeds=seeds[noise_source(params, p)])
-            for p in presets}
+    views = {p: results.of(p) for p in params.smoothness.all_presets}
+    seeds = {p: seed_table(params, view) for p, view in views.items()}
+    return {p: verdicts(params, view, orig, seeds[p], noise_seeds=seeds[noise_source(params, p)])
+            for p, view in views.items()}
 
 
 def verdict_matrix(params: cfg.Params, by_preset: dict[str, list[dict]]) -> list[dict]:

@@ -53,15 +53,15 @@ def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: floa
     """layer_fidelity under the main preset, each network carrying the same comparison under the other presets
     that reached it and measure the original's quantity, the slope of the same error (`presets`: preset -> rows,
     close, within_noise). A preset without seed runs of a network (the costly one) is measured in the main
-    preset's seed sd of that layer."""
+    preset's seed sd of that layer, when that preset is its noise source (claims.noise_source: alphas on its scale)."""
     main_preset, *others = params.smoothness.all_presets
     main = layer_fidelity(params, results, orig, seed_table(params, results), k=k)
     quantity = estimator(orig["per_layer"]["estimator"]).error
-    same_scale = estimator(main_preset).error == quantity  # else the main preset's sds cannot measure the others
     for preset in others:
         if estimator(preset).error != quantity:  # e.g. corrected: the slope of the L2 error, about half the original's
             continue
         res = results.of(preset)
+        borrow = claims.noise_source(params, preset) == main_preset
         theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, seed_table(params, res), k=k)}
         for f in main:
             other = theirs.get(f["target"])
@@ -69,7 +69,7 @@ def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: floa
                 continue
             main_sd = {r["layer"]: r["sd"] for r in f["rows"]}
             for r in other["rows"]:
-                if r["sd"] is None and same_scale and main_sd.get(r["layer"]) is not None:
+                if r["sd"] is None and borrow and main_sd.get(r["layer"]) is not None:
                     r["sds"], r["sd_from"] = in_sds(r["gap"], main_sd[r["layer"]]), main_preset
             other["within_noise"] = sum(r["sds"] is not None and r["sds"] <= k for r in other["rows"])
             other["with_sd"] = sum(r["sds"] is not None for r in other["rows"])
