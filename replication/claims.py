@@ -64,6 +64,15 @@ def converges_faster(params: cfg.Params, results: Results, orig: dict, seeds: li
             "seed_epochs": [ga.epoch, gb.epoch] if ga and gb else None}
 
 
+def landed(results: Results, targets: list[str]) -> list[str] | None:
+    """Those of `targets` with alphas under the results' preset; None while one of them is still to be computed
+    (a costly preset lands network by network: a claim judged on the networks done so far could change its
+    verdict when the rest land)."""
+    if set(targets) & set(results.pending.get(results.main, ())):
+        return None
+    return [t for t in targets if results.has(t)]
+
+
 def fc1_tracks_accuracy(params: cfg.Params, results: Results, seeds: list[SeedGroup]) -> dict | None:
     """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots; its
     noise (rank_noise) is the sd of the correlation when every network with seeds is replaced by one of its
@@ -71,10 +80,10 @@ def fc1_tracks_accuracy(params: cfg.Params, results: Results, seeds: list[SeedGr
     analysed = analysed_targets(params)
     runs = {params.target_config(t).run for t in analysed}
     snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
-    last = results.fc1()
-    ranked = [t for t in analysed + snapshots if t in last]
-    if len(ranked) < 3:
+    ranked = landed(results, analysed + snapshots)
+    if ranked is None or len(ranked) < 3:
         return None
+    last = results.fc1()
 
     def accuracy(target: str) -> float:
         tc = params.target_config(target)
@@ -112,7 +121,7 @@ def rises_at_fc1(params: cfg.Params, results: Results, seeds: list[SeedGroup],
                  noise_seeds: list[SeedGroup] | None = None) -> dict | None:
     """The last layer's alpha is more than 1.5 times any earlier layer's (the abrupt rise), in every analysed
     network: z is the weakest network's margin (fc1 - 1.5 x the largest earlier alpha) in seed sds."""
-    analysed = [t for t in analysed_targets(params) if results.has(t)]
+    analysed = landed(results, analysed_targets(params))
     if not analysed:
         return None
     own = by_first_run(seeds)
@@ -329,6 +338,8 @@ def layer_fall(claim_id: str, params: cfg.Params, results: Results, orig: dict, 
     own = by_first_run(seeds)
     noise_groups = own or by_first_run(noise_seeds or [])
     by_target = orig["layer_falls"]["claims"].get(claim_id, {})
+    if landed(results, list(by_target)) is None:
+        return None
     rows = [row for target, spec in by_target.items() if results.has(target)
             if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
     if not rows:

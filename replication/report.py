@@ -65,6 +65,14 @@ def z_text(z: float | None) -> str:
     return "n/a" if z is None else f"{math.trunc(z * 100) / 100:+.2f}"
 
 
+def claims_with(n: int, verdict: str) -> str:
+    """'1 claim does not hold', '3 claims hold', '6 claims are within noise': a verdict as a sentence's verb."""
+    plural = n != 1
+    verb = {"holds": "hold" if plural else "holds", "does not hold": "do not hold" if plural else "does not hold"}
+    phrase = verb.get(verdict, f"{'are' if plural else 'is'} {verdict}")
+    return f"{n} {'claims' if plural else 'claim'} {phrase}"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
@@ -72,7 +80,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=_pct, num=_num, signed=_signed, z=z_text, thousands=lambda x: f"{x:,}",
-                       pct0=lambda x: f"{100 * x:.0f}%", sources=compact_sources)
+                       pct0=lambda x: f"{100 * x:.0f}%", sources=compact_sources, claims_with=claims_with)
     return env
 
 
@@ -324,6 +332,7 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
         "presets": params.smoothness.all_presets, "original_preset": params.smoothness.original.preset,
         "preset_done": {p: len(results.targets(p)) for p in params.smoothness.all_presets},
+        "pending": results.pending,
         "summary": summary_rows(params, results, orig),
         "mislabel_rows": {p: results.mislabel_runs(p)[params.mislabel.run] for p in params.mislabel.presets},
         "noise": noise(params, results, orig, seeds),

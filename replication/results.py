@@ -50,6 +50,7 @@ class Results:
     overfit: dict = field(default_factory=dict)
     suggestions: dict = field(default_factory=dict)
     architectures: dict = field(default_factory=dict)
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)  # preset -> its targets not computed yet
     timings: pd.DataFrame = field(default_factory=lambda: timing_rows([], Path(".")))  # one row per stage: family,
     # stage, ran, seconds (NaN where not recorded), cpu (None where not recorded)
 
@@ -192,6 +193,8 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         last_layer=last_layer_rows({t: need(layout.last_layer(sm.original.preset, t), f"last_layer@{t}")
                                     for t in sm.targets}),
         metrics=metrics,
+        pending={p: waiting for p in sm.all_presets
+                 if (waiting := tuple(t for t in sm.targets_of(p) if (p, t) not in files))},
         histories={name: history_table(need(layout.history(name), f"train@{name}")) for name in params.runs}
         if histories else {},
         files={key: {k: v for k, v in a.items() if k != "layers"} for key, a in files.items()},

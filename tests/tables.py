@@ -7,7 +7,8 @@ The spec names only what a test needs; every other column gets a neutral value:
      "alphas_by_preset": {preset: {target: [...]}},                     # the others (optional)
      "mislabel": {preset: [{"alpha_mean": .., "alpha_std": ..}, ...]},  # the first of mislabel.runs, by rate
      "mislabel_seeds": {run: {preset: [...]}},
-     "overfit": {..}, "suggestions": {..}}
+     "overfit": {..}, "suggestions": {..},
+     "pending": {preset: (target, ...)}}                                # targets whose stage has not run yet
 """
 
 from __future__ import annotations
@@ -45,4 +46,5 @@ def results(params: cfg.Params, spec: dict, main: str | None = None) -> Results:
                 found[(run, preset, rate)] = {"alpha_std": 0.0, "alpha_min": 0.0, "alpha_max": 0.0,
                                               "changed_mean": rate, **row}
     return Results(main=main, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
-                   metrics=metrics, overfit=spec.get("overfit", {}), suggestions=spec.get("suggestions", {}))
+                   metrics=metrics, overfit=spec.get("overfit", {}), suggestions=spec.get("suggestions", {}),
+                   pending=spec.get("pending", {}))

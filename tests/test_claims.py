@@ -230,6 +230,25 @@ def test_claims_are_judged_under_every_preset_and_flips_are_flagged(params):
     assert tracks["cells"]["corrected"] == claims.INCONCLUSIVE and not tracks["changes"]
 
 
+def test_a_claim_waits_for_the_networks_its_preset_has_still_to_compute(params):
+    """as_run lands network by network: a claim reading a network still to come is not judged under it (a dash),
+    one reading only networks done is; the fall claims likewise."""
+    results, orig = _fall_setup(params, {"resnet12": [0.002, 0.003, 0.004], "plain12": [0.002, 0.003, 0.004]}, {})
+    results["alphas_by_preset"] = {"as_run": {"resnet12": {"layers": _falling(0.003)}}}
+    results["suggestions"]["resnet12"].update(modified=[])
+
+    def as_run(pending: tuple[str, ...]) -> set[str]:
+        found = claims.verdicts_by_preset(params, R(params, {**results, "pending": {"as_run": pending}}), orig)
+        return {c["id"] for c in found["as_run"]}
+
+    done = as_run(())
+    assert {"alpha_rises_abruptly_at_fc1", "deleted_layers_fall"} <= done
+    waiting = as_run(("plain12",))  # an analysed network, and one the deleted-layers claim reads
+    assert "alpha_rises_abruptly_at_fc1" not in waiting and "deleted_layers_fall" not in waiting
+    assert "resnet_converges_faster" in waiting  # accuracies only: no alphas to wait for
+    assert as_run(("resnet12_overfit",)) == done  # read by neither
+
+
 def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
     """as_run has one run of resnet12: its gap to the original is counted in the seed sd of the main preset."""
     orig = {"per_layer": {"alpha": {"resnet12": {"conv1_relu": [0.020, 0.021], "fc1": [0.1, 0.101]}}}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -284,4 +285,25 @@ def test_report_layout_read_back_from_the_pdf(project):
     assert "rebuild: dvc repro" not in text and html.count("rebuild: <code>dvc repro -f -s") == html.count("<figure>")
     assert "params.yaml (md5 above), with its comments, is printed in full in the HTML" in text
     assert "@TARGET" not in text and "@RUN" not in text and "@PRESET" not in text
+    # sentences the template joins across its lines keep their spaces ("noise(the", "fall.Every" were printed once),
+    # and a count agrees with its verb
+    assert re.findall(r"\w*[a-z]{2}[.;)][A-Z][a-z]+|\w*[a-z]{2}\([a-z]+", text) == []
+    assert not re.search(r"\b([02-9]|\d\d+) claims (holds|does not hold)\b|\b1 claims\b", text)
 
+
+
+def test_gather_names_the_targets_a_preset_has_still_to_compute(project):
+    """The claims wait for these (claims.landed): a costly preset's stage not run yet is pending, not absent."""
+    from replication import config as cfg
+    from replication.results import gather
+
+    work, _, _ = project
+    params = cfg.load(work / "params.yaml")
+    assert gather(params, work, histories=False, retrain=False).pending == {}
+    done = work / "results" / "smoothness" / "as_run" / "resnet12" / "alphas.json"
+    aside = done.with_name("aside.json")
+    done.rename(aside)
+    try:
+        assert gather(params, work, histories=False, retrain=False).pending == {"as_run": ("resnet12",)}
+    finally:
+        aside.rename(done)

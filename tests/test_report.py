@@ -83,3 +83,11 @@ def test_every_preset_but_the_lead_has_a_marker_whichever_leads():
         markers = report.preset_markers(sm)
         assert set(markers) == set(sm.all_presets) - {lead}
         assert len(set(markers.values())) == len(markers)
+
+
+def test_a_verdict_count_reads_as_a_sentence():
+    assert report.claims_with(1, "holds") == "1 claim holds"
+    assert report.claims_with(3, "holds") == "3 claims hold"
+    assert report.claims_with(2, "does not hold") == "2 claims do not hold"
+    assert report.claims_with(6, "within noise") == "6 claims are within noise"
+    assert report.claims_with(1, "inconclusive") == "1 claim is inconclusive"
