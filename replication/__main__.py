@@ -86,6 +86,30 @@ def _describe(args: argparse.Namespace) -> str:
 
 
 def status(params: cfg.Params, root: Path = Path(".")) -> str:
+    """One markdown row per run: original and reproduced accuracy, epochs, fc1 alpha, minutes; then one row per
+    estimator preset: how many of its networks are done, and the stages still to come."""
+    return runs_status(params, root) + "\n\n" + smoothness_status(params, root)
+
+
+def smoothness_status(params: cfg.Params, root: Path = Path(".")) -> str:
+    """Per estimator preset, the networks with alphas and the stages still to run, each with the layers its
+    resume file has saved (an interrupted stage continues from them)."""
+    sm = params.smoothness
+    lines = ["| estimator preset | networks done | still to come (layers saved so far) |", "| --- | --- | --- |"]
+    for preset in sm.all_presets:
+        targets = list(sm.targets_of(preset))
+        todo = [t for t in targets if not (root / layout.alphas_json(preset, t)).exists()]
+        waiting = []
+        for t in todo:
+            # the stage's own resume file (smoothness.run_target names it PRESET-TARGET)
+            saved = root / layout.resume_file("smoothness", f"{preset}-{t}", ".json")
+            rows = len(read_json(saved)["rows"]) if saved.exists() else 0
+            waiting.append(sm.stage(preset, t) + (f" ({rows})" if rows else ""))
+        lines.append(f"| {preset} | {len(targets) - len(todo)} of {len(targets)} | {', '.join(waiting) or '-'} |")
+    return "\n".join(lines)
+
+
+def runs_status(params: cfg.Params, root: Path = Path(".")) -> str:
     """One markdown row per run: original and reproduced accuracy, epochs, fc1 alpha, minutes."""
     orig = originals()["runs"]
     lines = ["| run | original accuracy | reproduced | restored / run epochs (original) | fc1 alpha | minutes |",

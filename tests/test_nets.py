@@ -131,7 +131,7 @@ def test_status_table_lists_every_run(tmp_path):
     (tmp_path / "timings" / "train").mkdir(parents=True)
     (tmp_path / "timings" / "train" / "resnet12.json").write_text('{"seconds": 120}')
     table = status(params, tmp_path).splitlines()
-    assert len(table) == 2 + len(params.runs)
+    assert len(table) == 2 + len(params.runs) + 1 + 2 + len(params.smoothness.all_presets)
     assert "| resnet12 | 65.63% | 60.00% | 3 / 8 (30 / 35) | not run yet | 2.0 |" in table
     assert "| plain12 | 57.40% | not run yet | | | |" in table
     other = tmp_path / "results" / "train" / "plain9_tanh"
@@ -142,3 +142,24 @@ def test_status_table_lists_every_run(tmp_path):
     del raw["smoothness"]["targets"]["plain9_tanh"]  # trained, but not a smoothness target
     row = "| plain9_tanh | 52.44% | 50.00% | 3 / 8 (50 / 55) | - | 1.0 |"
     assert row in status(cfg.parse(raw), tmp_path).splitlines()
+
+
+def test_status_names_the_smoothness_stages_still_to_come_and_their_saved_layers(tmp_path):
+    from replication import config as cfg
+    from replication import layout
+    from replication.__main__ import smoothness_status
+
+    params = cfg.load()
+    sm = params.smoothness
+    done = tmp_path / layout.alphas_json("as_run", "resnet12")
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    saved = tmp_path / layout.resume_file("smoothness", "as_run-plain12", ".json")
+    saved.parent.mkdir(parents=True)
+    saved.write_text('{"key": "k", "rows": [{"layer": "conv1_relu"}, {"layer": "conv2_relu"}]}')
+    rows = {line.split(" | ")[0].strip("| "): line for line in smoothness_status(params, tmp_path).splitlines()[2:]}
+    assert tuple(rows) == sm.all_presets
+    n = len(sm.original.targets)
+    assert rows["as_run"].startswith(f"| as_run | 1 of {n} | smoothness_original@plain12 (2), ")
+    assert "smoothness_original@resnet12," not in rows["as_run"]
+    assert rows["as_reported"].startswith(f"| as_reported | 0 of {len(sm.targets)} | smoothness@as_reported-resnet12, ")
