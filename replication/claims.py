@@ -73,17 +73,21 @@ def landed(results: Results, targets: list[str]) -> list[str] | None:
     return [t for t in targets if results.has(t)]
 
 
-def fc1_tracks_accuracy(params: cfg.Params, results: Results, seeds: list[SeedGroup]) -> dict | None:
+def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
     """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots; its
     noise (rank_noise) is the sd of the correlation when every network with seeds is replaced by one of its
-    seeds, drawn at random (report.bootstrap), or the no-correlation sd of so few networks if larger."""
+    seeds, drawn at random (report.bootstrap), or the no-correlation sd of so few networks if larger. Under the
+    original's estimator the fc1 alphas come from stage last_layer (Results.fc1): every network and seed."""
     analysed = analysed_targets(params)
     runs = {params.target_config(t).run for t in analysed}
     snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
-    ranked = landed(results, analysed + snapshots)
-    if ranked is None or len(ranked) < 3:
+    last = results.fc1()  # under the original's estimator every target's, from stage last_layer
+    candidates = analysed + snapshots
+    if (set(candidates) - set(last)) & set(results.pending.get(results.main, ())):
+        return None  # a network still to be computed
+    ranked = [t for t in candidates if t in last]
+    if len(ranked) < 3:
         return None
-    last = results.fc1()
 
     def accuracy(target: str) -> float:
         tc = params.target_config(target)
@@ -92,9 +96,9 @@ def fc1_tracks_accuracy(params: cfg.Params, results: Results, seeds: list[SeedGr
     fc1 = {t: last[t] for t in ranked}
     acc = {t: accuracy(t) for t in ranked}
     rho = spearman(fc1, acc)
-    groups = by_first_run(seeds)
-    seeded = {t: list(groups[tc.run].per_run.index) for t in ranked
-              if (tc := params.target_config(t)).weights == "final" and tc.run in groups}
+    groups = params.seed_groups  # each group's runs with an fc1 alpha (a seed run's target is named as the run)
+    seeded = {t: runs for t in ranked if (tc := params.target_config(t)).weights == "final" and tc.run in groups
+              and len(runs := [r for r in groups[tc.run] if r in last]) > 1}
     sd = None
     if seeded:
         rng = np.random.default_rng(params.report.bootstrap.seed)
@@ -389,7 +393,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in (
           "the larger sd of the restored epoch over either network's training seeds; z of the seed means' gap",
           uses_alpha=False),
     Claim("fc1_alpha_tracks_accuracy", "The last layer's smoothness strongly correlates with the network's "
-          "performance.", lambda e: fc1_tracks_accuracy(e.params, e.results, e.seeds), lambda c: c["rho"],
+          "performance.", lambda e: fc1_tracks_accuracy(e.params, e.results), lambda c: c["rho"],
           "the sd of the rank correlation when each network with seeds is replaced by a random one of its seeds"),
     Claim("alpha_rises_abruptly_at_fc1", "Alpha does not rise much from layer to layer; only the last layer's "
           "rises abruptly.", lambda e: rises_at_fc1(e.params, e.results, e.seeds, e.noise_seeds),

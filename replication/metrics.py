@@ -35,7 +35,7 @@ def numbers(params: cfg.Params, results: Results, by_preset: dict[str, list[dict
     out: dict[str, dict] = {"accuracy": results.runs.test_accuracy.to_dict()}
     sm = params.smoothness
     for preset in sm.all_presets:  # the original's estimator from last_layer, which covers every target
-        fc1 = results.last_layer.alpha.to_dict() if preset == sm.original.preset else results.fc1(preset)
+        fc1 = results.fc1(preset)
         if fc1:
             out[f"fc1_alpha.{preset}"] = fc1
     for preset, found in by_preset.items():

@@ -90,7 +90,11 @@ class Results:
         return self.alphas.network[self.alphas.target == target].iloc[0]
 
     def fc1(self, preset: str | None = None) -> dict[str, float]:
-        """target -> the last layer's alpha."""
+        """target -> the last layer's alpha; under the preset of stage last_layer (the original's estimator), from
+        that stage, which covers every target (seeds and snapshots included) in seconds each."""
+        preset = preset or self.main
+        if len(self.last_layer) and (self.last_layer.preset == preset).all():
+            return self.last_layer.alpha.to_dict()
         return {t: rows.alpha.iloc[-1] for t, rows in self.preset_rows(preset).groupby("target", sort=False)}
 
     def file(self, target: str, preset: str | None = None) -> dict:

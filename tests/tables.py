@@ -8,13 +8,14 @@ The spec names only what a test needs; every other column gets a neutral value:
      "mislabel": {preset: [{"alpha_mean": .., "alpha_std": ..}, ...]},  # the first of mislabel.runs, by rate
      "mislabel_seeds": {run: {preset: [...]}},
      "overfit": {..}, "suggestions": {..},
-     "pending": {preset: (target, ...)}}                                # targets whose stage has not run yet
+     "pending": {preset: (target, ...)},                                # targets whose stage has not run yet
+     "last_layer": {target: alpha}}                                      # stage last_layer's fc1 (as_run)
 """
 
 from __future__ import annotations
 
 from replication import config as cfg
-from replication.results import Results, alpha_rows, mislabel_rows, run_rows
+from replication.results import Results, alpha_rows, last_layer_rows, mislabel_rows, run_rows
 
 
 def _target(params: cfg.Params, target: str) -> dict:
@@ -47,4 +48,7 @@ def results(params: cfg.Params, spec: dict, main: str | None = None) -> Results:
                                               "changed_mean": rate, **row}
     return Results(main=main, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
                    metrics=metrics, overfit=spec.get("overfit", {}), suggestions=spec.get("suggestions", {}),
-                   pending=spec.get("pending", {}))
+                   pending=spec.get("pending", {}),
+                   last_layer=last_layer_rows({t: {**_target(params, t), "preset": params.smoothness.original.preset,
+                                                   "row": {"layer": "fc1", "alpha": a, "r2": 0.9}}
+                                               for t, a in spec.get("last_layer", {}).items()}))

@@ -249,6 +249,27 @@ def test_a_claim_waits_for_the_networks_its_preset_has_still_to_compute(params):
     assert as_run(("resnet12_overfit",)) == done  # read by neither
 
 
+def test_under_the_original_estimator_fc1_comes_from_last_layer_for_every_network_and_seed(params):
+    """as_run's per-layer stages are still landing, but stage last_layer has every target's fc1, seeds included:
+    the correlation claim is judged on all of them, its noise a bootstrap over as_run's own seeds."""
+    orig = originals()
+    results = _results(params, orig)
+    acc = {t: params.target_config(t) for t in params.smoothness.targets}
+    # fc1 in the order of accuracy (snapshots at 0.5, below every final network)
+    fc1 = {t: 0.05 if tc.weights == "snapshot" else results["runs"][tc.run]["metrics"]["test_accuracy"] / 5
+           for t, tc in acc.items()}
+    results.update(alphas_by_preset={"as_run": {"resnet12": results["alphas"]["resnet12"]}}, last_layer=fc1,
+                   pending={"as_run": tuple(t for t in params.smoothness.original.targets if t != "resnet12")})
+    view = R(params, results).of("as_run")
+    assert view.fc1() == pytest.approx(fc1)
+    c = claims.fc1_tracks_accuracy(params, view)
+    analysed = claims.analysed_targets(params)
+    assert len(c["networks"]) == len(analysed) + 2 and c["seeded"] == ["resnet12", "plain12"]
+    assert c["rho"] > 0.9
+    # the other presets still read their own per-layer files
+    assert R(params, results).fc1("as_reported")["resnet12"] == results["alphas"]["resnet12"]["layers"][-1]["alpha"]
+
+
 def test_costly_preset_is_measured_in_the_main_presets_seed_sd(params):
     """as_run has one run of resnet12: its gap to the original is counted in the seed sd of the main preset."""
     orig = {"per_layer": {"alpha": {"resnet12": {"conv1_relu": [0.020, 0.021], "fc1": [0.1, 0.101]}}}}
