@@ -10,7 +10,7 @@ the claim. Which networks each claim uses comes from params: `report.converge`, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,13 +64,14 @@ def converges_faster(params: cfg.Params, results: Results, orig: dict, seeds: li
             "seed_epochs": [ga.epoch, gb.epoch] if ga and gb else None}
 
 
-def landed(results: Results, targets: list[str]) -> list[str] | None:
-    """Those of `targets` with alphas under the results' preset; None while one of them is still to be computed
-    (a costly preset lands network by network: a claim judged on the networks done so far could change its
-    verdict when the rest land)."""
-    if set(targets) & set(results.pending.get(results.main, ())):
+def landed(results: Results, targets: list[str], have: Iterable[str] | None = None) -> list[str] | None:
+    """Those of `targets` that have what a claim reads (`have`; by default the targets with alphas under the
+    results' preset); None while one of the others is still to be computed (a costly preset lands network by
+    network: a claim judged on the networks done so far could change its verdict when the rest land)."""
+    have = set(results.targets() if have is None else have)
+    if set(targets) & (set(results.pending.get(results.main, ())) - have):
         return None
-    return [t for t in targets if results.has(t)]
+    return [t for t in targets if t in have]
 
 
 def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
@@ -82,11 +83,8 @@ def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
     runs = {params.target_config(t).run for t in analysed}
     snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
     last = results.fc1()  # under the original's estimator every target's, from stage last_layer
-    candidates = analysed + snapshots
-    if (set(candidates) - set(last)) & set(results.pending.get(results.main, ())):
-        return None  # a network still to be computed
-    ranked = [t for t in candidates if t in last]
-    if len(ranked) < 3:
+    ranked = landed(results, analysed + snapshots, have=last)
+    if ranked is None or len(ranked) < 3:
         return None
 
     def accuracy(target: str) -> float:
