@@ -10,7 +10,7 @@ the claim. Which networks each claim uses comes from params: `report.converge`, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,16 +64,6 @@ def converges_faster(params: cfg.Params, results: Results, orig: dict, seeds: li
             "seed_epochs": [ga.epoch, gb.epoch] if ga and gb else None}
 
 
-def landed(results: Results, targets: list[str], have: Iterable[str] | None = None) -> list[str] | None:
-    """Those of `targets` that have what a claim reads (`have`; by default the targets with alphas under the
-    results' preset); None while one of the others is still to be computed (a costly preset lands network by
-    network: a claim judged on the networks done so far could change its verdict when the rest land)."""
-    have = set(results.targets() if have is None else have)
-    if set(targets) & (set(results.pending.get(results.main, ())) - have):
-        return None
-    return [t for t in targets if t in have]
-
-
 def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
     """Rank correlation of the last layer's alpha with test accuracy, final networks and their snapshots; its
     noise (rank_noise) is the sd of the correlation when every network with seeds is replaced by one of its
@@ -83,7 +73,7 @@ def fc1_tracks_accuracy(params: cfg.Params, results: Results) -> dict | None:
     runs = {params.target_config(t).run for t in analysed}
     snapshots = [t for t, tc in params.smoothness.targets.items() if tc.weights == "snapshot" and tc.run in runs]
     last = results.fc1()  # under the original's estimator every target's, from stage last_layer
-    ranked = landed(results, analysed + snapshots, have=last)
+    ranked = results.landed(analysed + snapshots, have=last)
     if ranked is None or len(ranked) < 3:
         return None
 
@@ -123,7 +113,7 @@ def rises_at_fc1(params: cfg.Params, results: Results, seeds: list[SeedGroup],
                  noise_seeds: list[SeedGroup] | None = None) -> dict | None:
     """The last layer's alpha is more than 1.5 times any earlier layer's (the abrupt rise), in every analysed
     network: z is the weakest network's margin (fc1 - 1.5 x the largest earlier alpha) in seed sds."""
-    analysed = landed(results, analysed_targets(params))
+    analysed = results.landed(analysed_targets(params))
     if not analysed:
         return None
     own = by_first_run(seeds)
@@ -162,22 +152,6 @@ def mislabel_lowers(params: cfg.Params, results: Results) -> dict | None:
             "means": means, "monotone": monotone, "gap": gap, "max_sd": max(sds),
             "run_means": run_means, "train_sd": train_sd, "max_train_sd": max(train_sd),
             "runs_monotone": sum(falls(m) for m in run_means.values())}
-
-
-def mislabel_spread(params: cfg.Params, results: Results) -> dict[str, list[dict]]:
-    """Per preset and rate: the mean fc1 alpha over training seeds (mislabel.runs), their sd, and the mean
-    shuffle-and-forest sd within one network: which of the two moves alpha more. {} when no other training
-    seed was studied."""
-    if not params.mislabel.seed_runs:
-        return {}
-    stats = results.mislabel.groupby(["preset", "rate"], sort=False).agg(
-        runs=("run", "size"), mean=("alpha_mean", lambda a: mean_sd(a).mean),
-        train_sd=("alpha_mean", lambda a: mean_sd(a).sd), shuffle_sd=("alpha_std", lambda a: float(np.mean(a))))
-    out: dict[str, list[dict]] = {}
-    for (preset, rate), row in stats.iterrows():
-        out.setdefault(preset, []).append({"rate": float(rate), "runs": int(row.runs), "mean": float(row["mean"]),
-                                           "train_sd": float(row.train_sd), "shuffle_sd": float(row.shuffle_sd)})
-    return out
 
 
 def layer_differences(long_alphas: list[dict], base_alphas: list[dict]) -> list[dict]:
@@ -340,7 +314,7 @@ def layer_fall(claim_id: str, params: cfg.Params, results: Results, orig: dict, 
     own = by_first_run(seeds)
     noise_groups = own or by_first_run(noise_seeds or [])
     by_target = orig["layer_falls"]["claims"].get(claim_id, {})
-    if landed(results, list(by_target)) is None:
+    if results.landed(list(by_target)) is None:
         return None
     rows = [row for target, spec in by_target.items() if results.has(target)
             if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]

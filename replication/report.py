@@ -31,7 +31,7 @@ from replication.fidelity import fidelity_by_preset, noise, original_reached, su
 from replication.files import atomic_path, exclusive, file_md5, recorded_md5, swap_in, write_json, write_text
 from replication.originals import originals
 from replication.results import Results, gather
-from replication.seed_groups import SeedGroup, analysed_targets, seed_table, single_runs
+from replication.seed_groups import SeedGroup, analysed_targets, mislabel_spread, seed_table, single_runs
 
 OUT = layout.REPORT
 TEMPLATES = Path("report_templates")
@@ -336,7 +336,7 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "summary": summary_rows(params, results, orig),
         "mislabel_rows": {p: results.mislabel_runs(p)[params.mislabel.run] for p in params.mislabel.presets},
         "noise": noise(params, results, orig, seeds),
-        "mislabel_spread": claims.mislabel_spread(params, results),
+        "mislabel_spread": mislabel_spread(params, results),
         "alpha_tables": {p: alpha_table(rows, orig["per_layer"]["alpha"])
                          for p, rows in results.alphas.groupby("preset", sort=False)},
         "r2_hidden": r2_range(results.preset_rows()),

@@ -18,6 +18,7 @@ and the stages' wall times (timings/, read by the report's compute table alone).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -73,6 +74,15 @@ class Results:
 
     def has(self, target: str, preset: str | None = None) -> bool:
         return target in self.targets(preset)
+
+    def landed(self, targets: list[str], have: Iterable[str] | None = None) -> list[str] | None:
+        """Those of `targets` that have what a claim reads (`have`; by default the targets with alphas under the
+        main preset); None while one of the others is still to be computed (a costly preset lands network by
+        network: a claim judged on the networks done so far could change its verdict when the rest land)."""
+        have = set(self.targets() if have is None else have)
+        if set(targets) & (set(self.pending.get(self.main, ())) - have):
+            return None
+        return [t for t in targets if t in have]
 
     def layers(self, target: str, preset: str | None = None) -> pd.DataFrame:
         """One target's rows, input first."""

@@ -105,3 +105,19 @@ def by_first_run(seeds: list[SeedGroup]) -> dict[str, SeedGroup]:
     """The seed_table groups with at least two analysed seeds, keyed by their first run (the single run whose
     spread they measure)."""
     return {g.runs[0]: g for g in seeds if g.n_alpha >= 2}
+
+
+def mislabel_spread(params: cfg.Params, results: Results) -> dict[str, list[dict]]:
+    """Per preset and rate: the mean fc1 alpha over training seeds (mislabel.runs), their sd, and the mean
+    shuffle-and-forest sd within one network: which of the two moves alpha more. {} when no other training
+    seed was studied."""
+    if not params.mislabel.seed_runs:
+        return {}
+    stats = results.mislabel.groupby(["preset", "rate"], sort=False).agg(
+        runs=("run", "size"), mean=("alpha_mean", lambda a: mean_sd(a).mean),
+        train_sd=("alpha_mean", lambda a: mean_sd(a).sd), shuffle_sd=("alpha_std", lambda a: float(np.mean(a))))
+    out: dict[str, list[dict]] = {}
+    for (preset, rate), row in stats.iterrows():
+        out.setdefault(preset, []).append({"rate": float(rate), "runs": int(row.runs), "mean": float(row["mean"]),
+                                           "train_sd": float(row.train_sd), "shuffle_sd": float(row.shuffle_sd)})
+    return out

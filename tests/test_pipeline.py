@@ -293,7 +293,7 @@ def test_report_layout_read_back_from_the_pdf(project):
 
 
 def test_gather_names_the_targets_a_preset_has_still_to_compute(project):
-    """The claims wait for these (claims.landed): a costly preset's stage not run yet is pending, not absent."""
+    """The claims wait for these (Results.landed): a costly preset's stage not run yet is pending, not absent."""
     from replication import config as cfg
     from replication.results import gather
 
