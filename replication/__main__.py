@@ -94,11 +94,13 @@ def status(params: cfg.Params, root: Path = Path(".")) -> str:
 def smoothness_status(params: cfg.Params, root: Path = Path(".")) -> str:
     """Per estimator preset, the networks with alphas and the stages still to run, each with the layers its
     resume file has saved (an interrupted stage continues from them)."""
+    from replication.results import not_computed  # pandas: only for this command
+
     sm = params.smoothness
     lines = ["| estimator preset | networks done | still to come (layers saved so far) |", "| --- | --- | --- |"]
     for preset in sm.all_presets:
-        targets = list(sm.targets_of(preset))
-        todo = [t for t in targets if not (root / layout.alphas_json(preset, t)).exists()]
+        targets = sm.targets_of(preset)
+        todo = not_computed(params, preset, root)
         waiting = []
         for t in todo:
             # the stage's own resume file (smoothness.run_target names it PRESET-TARGET)

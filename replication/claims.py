@@ -314,10 +314,11 @@ def layer_fall(claim_id: str, params: cfg.Params, results: Results, orig: dict, 
     own = by_first_run(seeds)
     noise_groups = own or by_first_run(noise_seeds or [])
     by_target = orig["layer_falls"]["claims"].get(claim_id, {})
-    if results.landed(list(by_target)) is None:
+    landed = results.landed(list(by_target))
+    if landed is None:
         return None
-    rows = [row for target, spec in by_target.items() if results.has(target)
-            if (row := _fall_row(params, results, orig, target, spec, own, noise_groups)) is not None]
+    rows = [row for target in landed
+            if (row := _fall_row(params, results, orig, target, by_target[target], own, noise_groups)) is not None]
     if not rows:
         return None
     z = weakest([r["z"] for r in rows])

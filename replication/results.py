@@ -183,6 +183,11 @@ def timing_rows(files: list[tuple[str, str, Path]], root: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=["family", "stage", "ran", "seconds", "cpu"])
 
 
+def not_computed(params: cfg.Params, preset: str, root: Path = Path(".")) -> tuple[str, ...]:
+    """The targets of `preset` whose smoothness stage has not written its alphas yet."""
+    return tuple(t for t in params.smoothness.targets_of(preset) if not (root / layout.alphas_json(preset, t)).exists())
+
+
 def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, retrain: bool = True,
            timings: bool = False) -> Results:
     """Every result; a missing one raises MissingResult naming the stage that makes it, except under the second
@@ -194,10 +199,11 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
     metrics = {name: need(layout.train_metrics(name), f"train@{name}") for name in params.runs}
     sm = params.smoothness
     files = {}
+    # the other presets are long runs that land over several sessions: what exists so far; the lead's must all exist
+    pending = {p: waiting for p in sm.all_presets if p != sm.lead and (waiting := not_computed(params, p, root))}
     for preset in sm.all_presets:
         for t in sm.targets_of(preset):
-            # the other presets are long runs that land over several sessions: what exists so far
-            if preset == sm.lead or (root / layout.alphas_json(preset, t)).exists():
+            if t not in pending.get(preset, ()):
                 files[(preset, t)] = need(layout.alphas_json(preset, t), sm.stage(preset, t))
     ml = params.mislabel
     found = {(run, preset, rate): need(layout.mislabel(run, preset, rate), f"mislabel@{run}-{preset}-{rate}")
@@ -207,8 +213,7 @@ def gather(params: cfg.Params, root: Path = Path("."), histories: bool = True, r
         last_layer=last_layer_rows({t: need(layout.last_layer(sm.original.preset, t), f"last_layer@{t}")
                                     for t in sm.targets}),
         metrics=metrics,
-        pending={p: waiting for p in sm.all_presets
-                 if (waiting := tuple(t for t in sm.targets_of(p) if (p, t) not in files))},
+        pending=pending,
         histories={name: history_table(need(layout.history(name), f"train@{name}")) for name in params.runs}
         if histories else {},
         files={key: {k: v for k, v in a.items() if k != "layers"} for key, a in files.items()},
