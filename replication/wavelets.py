@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from tqdm import tqdm
 
-from replication import cluster
+from replication import cluster, exact_forest
 from replication.estimator import PRESETS, Estimator, EstimatorError, estimator, max_features_arg
 
 __all__ = ["PRESETS", "AlphaResult", "Estimator", "EstimatorError", "besov_alpha", "decompose", "estimator"]
@@ -218,14 +218,20 @@ def check_jobs(n_jobs: int, where: str) -> int:
 
 def fit_forest(x: np.ndarray, y: np.ndarray, est: Estimator, n_jobs: int = 1, progress: bool = False,
                desc: str = "forest") -> RandomForestRegressor:
-    """Grow the forest a few trees at a time (warm start gives the same trees as one fit); on a Dask cluster
-    ($REPLICATION_SCHEDULER), every tree at once, one task each, with x and y sent to the workers once."""
+    """Grow the forest with the exact builder where it applies (replication.exact_forest: sklearn's trees, node
+    for node; $REPLICATION_FOREST chooses), else with sklearn a few trees at a time (warm start gives the same
+    trees as one fit); on a Dask cluster ($REPLICATION_SCHEDULER), sklearn's, every tree at once, one task
+    each, with x and y sent to the workers once."""
     on_cluster = cluster.on_cluster()
     forest = RandomForestRegressor(
         n_estimators=0, criterion="squared_error", max_features=max_features_arg(est.max_features),
         max_depth=est.max_depth or None, bootstrap=est.bootstrap, random_state=est.seed,
         n_jobs=-1 if on_cluster else n_jobs, warm_start=True,
     )
+    if not on_cluster and exact_forest.applies(x, y, forest.max_features):
+        forest.n_estimators = est.n_trees
+        with tqdm(total=est.n_trees, desc=desc, unit="tree", disable=not progress, leave=False) as bar:
+            return exact_forest.fit(forest, x, y, n_jobs, on_tree=lambda: bar.update(1))
     step = est.n_trees if on_cluster else max(1, n_jobs)
     if on_cluster:  # the arrays sklearn fits on, as it would convert them, so the ones sent to every worker are used
         x, y = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float64)
