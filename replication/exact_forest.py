@@ -20,6 +20,7 @@ fall back to it. Either way the trees, hence the alphas, are the same bytes.
 from __future__ import annotations
 
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -28,7 +29,7 @@ from sklearn.tree import DecisionTreeRegressor
 from sklearn.tree._tree import Tree
 
 from replication.estimator import EstimatorError
-from replication.exact_kernels import SMALL, grow, in_bag
+from replication.exact_kernels import SMALL, grow, in_bag, keys_to_entries, sort_keys
 
 FOREST_VARIABLE = "REPLICATION_FOREST"
 ENGINES = ("auto", "exact", "sklearn")
@@ -76,7 +77,7 @@ def label_codes(y: np.ndarray) -> np.ndarray | None:
 
 def unsupported(x: np.ndarray, y: np.ndarray) -> str | None:
     """Why this builder cannot grow these forests node-identically (None: it can)."""
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[0] >= 2**31 or x.shape[1] < 1:
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[0] > 2**26 or x.shape[1] < 1:  # weights squared stay exact
         return f"features of shape {x.shape}"
     if label_codes(y) is None:
         return "targets are not one-hot rows"
@@ -88,21 +89,22 @@ def unsupported(x: np.ndarray, y: np.ndarray) -> str | None:
 # --------------------------------------------------------------------------- the forest
 
 
-def presort(x: np.ndarray, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Every feature's rows in ascending order of value (F x N int32) and those values (F x N float32), sorted
-    in n_jobs threads (numpy's sort releases the GIL). Ties keep row order, though any order would do."""
-    columns = np.ascontiguousarray(x.T, dtype=np.float32)
-    order = np.empty(columns.shape, dtype=np.int32)
-    values = np.empty_like(columns)
-
-    def chunk(rows: slice) -> None:
-        order[rows] = np.argsort(columns[rows], axis=1, kind="stable")
-        values[rows] = np.take_along_axis(columns[rows], order[rows], axis=1)
-
+def presort(x: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+    """Every feature's rows in ascending order of value, as F x N entries (the value's float32 bits above the row
+    id; ties in row order), in n_jobs threads: 64-bit keys sort fast (SIMD), and numpy's sort releases the GIL."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    keys = np.empty((bits.shape[1], bits.shape[0]), dtype=np.uint64)
     step = 64
+
+    def chunk(f0: int) -> None:
+        f1 = min(f0 + step, len(keys))
+        sort_keys(bits, f0, f1, keys)
+        keys[f0:f1].sort(axis=1)
+        keys_to_entries(keys, f0, f1)
+
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-        list(pool.map(chunk, [slice(f, f + step) for f in range(0, len(columns), step)]))
-    return order, values
+        list(pool.map(chunk, range(0, len(keys), step)))
+    return keys.view(np.int64)
 
 
 def tree_seeds(seed: int, n_trees: int) -> list[int]:
@@ -120,34 +122,40 @@ def max_features_count(max_features: str | float | None, n_features: int) -> int
     return max(1, int(max_features * n_features))
 
 
-def grow_tree(sorted_x: tuple[np.ndarray, np.ndarray], codes: np.ndarray, n_out: int, forest: RandomForestRegressor,
-              tree_seed: int, small: int = SMALL) -> DecisionTreeRegressor:
-    """One tree of `forest` (its settings, random_state tree_seed), node-identical to sklearn's. A node of at
-    most `small` samples grows its subtree in a block of its own (a speed setting: the tree is the same)."""
-    order_all, values_all = sorted_x
-    n_features, n = order_all.shape
+def grow_tree(entries: np.ndarray, codes: np.ndarray, n_out: int, forest: RandomForestRegressor, tree_seed: int,
+              small: int = SMALL, buffers: tuple[np.ndarray, np.ndarray] | None = None) -> DecisionTreeRegressor:
+    """One tree of `forest` (its settings, random_state tree_seed) from presorted entries, node-identical to
+    sklearn's. A node of at most `small` samples grows its subtree in a block of its own (a speed setting: the
+    tree is the same). buffers: (F x N, F x small) int64 entries to reuse (a new page costs more than a tree's
+    arithmetic on it), or None."""
+    n_features, n = entries.shape
+    rows_buffer, block_buffer = buffers or new_buffers(n_features, n, small)
     if forest.bootstrap:  # sklearn's bootstrap: n draws with replacement, passed to the tree as weights
         weight = np.bincount(np.random.RandomState(tree_seed).randint(0, n, n).astype(np.int32), minlength=n)
     else:
         weight = np.ones(n, dtype=np.int32)
     weight = weight.astype(np.int32)
     n_in = int(np.count_nonzero(weight))
-    order, values = np.empty((n_features, n_in), np.int32), np.empty((n_features, n_in), np.float32)
-    in_bag(order_all, values_all, weight, n_in, order, values)
+    rows = rows_buffer[: n_features * n_in].reshape(n_features, n_in)
+    in_bag(entries, weight, rows)
     samples = np.flatnonzero(weight > 0).astype(np.int32)
     splitter_seed = np.random.RandomState(tree_seed).randint(0, RAND_R_MAX)  # sklearn's Splitter.init
     max_depth = np.iinfo(np.int32).max if forest.max_depth is None else forest.max_depth
-    weight = weight.astype(np.int32)
     data = (codes, weight, codes.astype(np.int32) | (weight << 8), n_out,  # cw: class and weight in one lookup
             max_features_count(forest.max_features, n_features), max_depth, float(n), small)
     ws = (np.arange(n_features), np.zeros(n_features, np.int64), np.zeros(n_out + 1, np.int64),
-          np.zeros(n_out + 1, np.int64), np.zeros(2, np.int64), np.zeros(4), np.zeros(n, np.int64),
-          np.zeros(n_features, np.bool_), np.empty(n_in, np.int32), np.empty(n_in, np.float32),
+          np.zeros(n_out + 1), np.zeros(n_out + 1), np.zeros(2, np.int64), np.zeros(3), np.zeros(n, np.int64),
+          np.zeros(n_features, np.bool_), np.empty(n_in, np.int64), np.empty(n_in, np.int32),
           np.full(1, np.uint64(splitter_seed)))
     out = (np.empty((2 * n_in, 5), np.int64), np.empty((2 * n_in, 3)), np.empty((2 * n_in, n_out)))
-    count, depth = grow(order, values, samples, data, ws, out)
+    count, depth = grow(rows, samples, data, ws, out, block_buffer)
     nodes_i, nodes_f, value = (a[:count] for a in out)
     return _as_sklearn(forest, tree_seed, n_features, n_out, nodes_i, nodes_f, value, depth)
+
+
+def new_buffers(n_features: int, n: int, small: int = SMALL) -> tuple[np.ndarray, np.ndarray]:
+    """A tree's working entries (F x N) and its block of a small node's subtree (F x small), to reuse."""
+    return np.empty(n_features * n, np.int64), np.empty(n_features * min(small, n), np.int64)
 
 
 def _as_sklearn(forest: RandomForestRegressor, tree_seed: int, n_features: int, n_out: int, nodes_i: np.ndarray,
@@ -178,11 +186,19 @@ def fit(forest: RandomForestRegressor, x: np.ndarray, y: np.ndarray, n_jobs: int
     y = np.ascontiguousarray(y, dtype=np.float64)
     codes = label_codes(y)
     forest._validate_estimator()
-    sorted_x = presort(x, n_jobs)
+    entries = presort(x, n_jobs)
     seeds = tree_seeds(forest.random_state, forest.n_estimators)
 
+    spare: queue.SimpleQueue = queue.SimpleQueue()  # one set of buffers per thread, reused tree after tree
+    for _ in range(max(1, min(n_jobs, len(seeds)))):
+        spare.put(new_buffers(*entries.shape, small))
+
     def one(tree_seed: int) -> DecisionTreeRegressor:
-        tree = grow_tree(sorted_x, codes, y.shape[1], forest, tree_seed, small)
+        buffers = spare.get()
+        try:
+            tree = grow_tree(entries, codes, y.shape[1], forest, tree_seed, small, buffers)
+        finally:
+            spare.put(buffers)
         if on_tree is not None:
             on_tree()
         return tree
