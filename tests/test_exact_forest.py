@@ -27,7 +27,8 @@ def assert_same_trees(reference: RandomForestRegressor, mine: RandomForestRegres
         for name in ARRAYS:
             np.testing.assert_array_equal(sa["nodes"][name], sb["nodes"][name], err_msg=f"tree {j}: {name}")
         split = sa["nodes"]["left_child"] != -1
-        np.testing.assert_array_equal(sa["nodes"]["missing_go_to_left"][split], sb["nodes"]["missing_go_to_left"][split])
+        left_a, left_b = sa["nodes"]["missing_go_to_left"], sb["nodes"]["missing_go_to_left"]
+        np.testing.assert_array_equal(left_a[split], left_b[split], err_msg=f"tree {j}: missing_go_to_left")
         np.testing.assert_array_equal(sa["values"], sb["values"], err_msg=f"tree {j}: value")
         assert a.random_state == b.random_state
 
