@@ -35,7 +35,8 @@ from replication.seed_groups import SeedGroup, analysed_targets, mislabel_spread
 
 OUT = layout.REPORT
 TEMPLATES = Path("report_templates")
-PACKAGES = ["torch", "torchvision", "numpy", "scikit-learn", "dvc", "matplotlib", "jinja2", "weasyprint", "pydantic"]
+PACKAGES = ["torch", "torchvision", "numpy", "scikit-learn", "numba", "dvc", "matplotlib", "jinja2", "weasyprint",
+            "pydantic"]
 
 
 class ReportError(UserError):
