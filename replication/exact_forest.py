@@ -131,10 +131,9 @@ def grow_tree(entries: np.ndarray, codes: np.ndarray, n_out: int, forest: Random
     n_features, n = entries.shape
     rows_buffer, block_buffer = buffers or new_buffers(n_features, n, small)
     if forest.bootstrap:  # sklearn's bootstrap: n draws with replacement, passed to the tree as weights
-        weight = np.bincount(np.random.RandomState(tree_seed).randint(0, n, n).astype(np.int32), minlength=n)
+        weight = np.bincount(np.random.RandomState(tree_seed).randint(0, n, n), minlength=n).astype(np.int32)
     else:
         weight = np.ones(n, dtype=np.int32)
-    weight = weight.astype(np.int32)
     n_in = int(np.count_nonzero(weight))
     rows = rows_buffer[: n_features * n_in].reshape(n_features, n_in)
     in_bag(entries, weight, rows)

@@ -71,7 +71,7 @@ def _run_end(vals, start, end):
 
 
 @njit(cache=True, nogil=True)
-def _scan(row, start, end, cw, n_out, nf, side, best):
+def _scan(row, start, end, cw, n_out, nf, w_all, sq_all, side, best):
     """Every split of one feature's sorted segment; best[0], sklearn's proxy to beat (over the features already
     tried), is raised in place. Returns the position of this feature's best split if it beats best[0] (the
     first position of its maximum: sklearn keeps a split only if it is strictly better), else -1.
@@ -85,10 +85,6 @@ def _scan(row, start, end, cw, n_out, nf, side, best):
     vals = row.view(np.float32)
     run = _run_end(vals, start, end)
     side[:] = 0.0
-    w_all, sq_all = 0.0, 0.0
-    for k in range(n_out + 1):
-        w_all += nf[k]
-        sq_all += nf[k] * nf[k]
     top, found, down = best[0], -1, 4 * (run - start) >= end - start
     sq_near, sq_far, w_near = 0.0, sq_all, 0.0  # the walked side (left going up, right going down), the other
     first, last, step = (end - 1, run - 1, -1) if down else (start, end - 1, 1)
@@ -143,6 +139,10 @@ def _draw_and_split(rows, start, end, cw, n_out, nf, side, features, constant, n
     f_i, n_visited, n_found, n_drawn, n_total = n_features, 0, 0, 0, n_known
     best = np.full(1, -np.inf)
     out[0], out[1] = end, 0
+    w_all, sq_all = 0.0, 0.0  # the node's weight and sum of squared class weights, for every feature's scan
+    for k in range(n_out + 1):
+        w_all += nf[k]
+        sq_all += nf[k] * nf[k]
     while f_i > n_total and (n_visited < max_features or n_visited <= n_found + n_drawn):
         n_visited += 1
         f_j = _rand_int(n_drawn, f_i - n_found, state)
@@ -160,7 +160,7 @@ def _draw_and_split(rows, start, end, cw, n_out, nf, side, features, constant, n
             continue
         f_i -= 1
         features[f_i], features[f_j] = features[f_j], features[f_i]
-        pos = _scan(rows[f], start, end, cw, n_out, nf, side, best)
+        pos = _scan(rows[f], start, end, cw, n_out, nf, w_all, sq_all, side, best)
         if pos >= 0:
             out[0], out[1] = pos, f
     features[:n_known] = constant[:n_known]  # the order of known constants is kept for siblings and children
@@ -198,34 +198,29 @@ def _children(row, start, pos, code, weight, n_out, node_sums, total, impurity, 
 
 
 @njit(cache=True, nogil=True)
-def _partition(rows, samples, start, end, goes_left, skip, tmp, tmp_s):
-    """Stable partition of every feature's segment [start, end) (and of samples) into the rows marked in
-    goes_left, then the others; features flagged in skip (constant here, never evaluated below) are left.
-    Branch-free: each entry is written to both sides and only the pointer of its own side moves."""
-    for f in range(rows.shape[0]):
-        if skip[f]:
-            continue
-        o = rows[f]
-        put, n_right = start, 0
-        for p in range(start, end):
-            w = o[p]
-            g = goes_left[w & ID]
-            o[put] = w
-            tmp[n_right] = w
-            put += g
-            n_right += 1 - g
-        for j in range(n_right):
-            o[put + j] = tmp[j]
+def _split_segment(o, start, end, goes_left, tmp):
+    """Stable partition of o[start:end] (entries or row ids) into the rows marked in goes_left, then the others.
+    Branch-free: each element is written to both sides and only the pointer of its own side moves."""
     put, n_right = start, 0
     for p in range(start, end):
-        i = samples[p]
-        g = goes_left[i]
-        samples[put] = i
-        tmp_s[n_right] = i
+        w = o[p]
+        g = goes_left[w & ID]
+        o[put] = w
+        tmp[n_right] = w
         put += g
         n_right += 1 - g
     for j in range(n_right):
-        samples[put + j] = tmp_s[j]
+        o[put + j] = tmp[j]
+
+
+@njit(cache=True, nogil=True)
+def _partition(rows, samples, start, end, goes_left, skip, tmp, tmp_s):
+    """Every feature's segment [start, end) and samples split stably by goes_left; features flagged in skip
+    (constant here, never evaluated below) are left."""
+    for f in range(rows.shape[0]):
+        if not skip[f]:
+            _split_segment(rows[f], start, end, goes_left, tmp)
+    _split_segment(samples, start, end, goes_left, tmp_s)
 
 
 @njit(cache=True, nogil=True)
@@ -301,6 +296,18 @@ def _push(stack_i, stack_f, top, rec, node, pos, n_const, impurity_left, impurit
 
 
 @njit(cache=True, nogil=True)
+def _visit(rows, samples, stack_i, stack_f, top, first, data, ws, out, count, deepest):
+    """Grow the node on top of the stack (it is popped; its children, if it splits, are pushed) as node `count`.
+    Returns (top, count, deepest) after it."""
+    top -= 1
+    r = stack_i[top].copy()
+    is_leaf, pos, n_const, imp_left, imp_right = _node(rows, samples, r, stack_f[top], first, data, ws, out, count)
+    if not is_leaf:
+        top = _push(stack_i, stack_f, top, r, count, pos, n_const, imp_left, imp_right)
+    return top, count + 1, max(deepest, r[2])
+
+
+@njit(cache=True, nogil=True)
 def _grow_block(rows, samples, rec, impurity, data, ws, out, count):
     """The subtree of one node whose samples are all of this block (rows: F x n entries, contiguous), depth
     first. Returns (nodes written so far, deepest depth)."""
@@ -311,14 +318,7 @@ def _grow_block(rows, samples, rec, impurity, data, ws, out, count):
     stack_f[0] = impurity
     top, deepest = 1, 0
     while top > 0:
-        top -= 1
-        r = stack_i[top].copy()
-        is_leaf, pos, n_const, imp_left, imp_right = _node(rows, samples, r, stack_f[top], False, data, ws, out,
-                                                           count)
-        deepest = max(deepest, r[2])
-        if not is_leaf:
-            top = _push(stack_i, stack_f, top, r, count, pos, n_const, imp_left, imp_right)
-        count += 1
+        top, count, deepest = _visit(rows, samples, stack_i, stack_f, top, False, data, ws, out, count, deepest)
     return count, deepest
 
 
@@ -333,21 +333,17 @@ def grow(rows, samples, data, ws, out, block_buffer):
     stack_f[0] = np.inf
     top, count, deepest = 1, 0, 0
     while top > 0:
-        top -= 1
-        r = stack_i[top].copy()
-        start, end = r[0], r[1]
+        start, end = stack_i[top - 1, 0], stack_i[top - 1, 1]
         if count > 0 and end - start <= data[7]:
+            top -= 1
             block = block_buffer[: rows.shape[0] * (end - start)].reshape((rows.shape[0], end - start))
             block[:, :] = rows[:, start:end]
-            count, depth = _grow_block(block, samples[start:end].copy(), r, stack_f[top], data, ws, out, count)
+            count, depth = _grow_block(block, samples[start:end].copy(), stack_i[top].copy(), stack_f[top], data,
+                                       ws, out, count)
             deepest = max(deepest, depth)
-            continue
-        is_leaf, pos, n_const, imp_left, imp_right = _node(rows, samples, r, stack_f[top], count == 0, data, ws, out,
-                                                           count)
-        deepest = max(deepest, r[2])
-        if not is_leaf:
-            top = _push(stack_i, stack_f, top, r, count, pos, n_const, imp_left, imp_right)
-        count += 1
+        else:
+            top, count, deepest = _visit(rows, samples, stack_i, stack_f, top, count == 0, data, ws, out, count,
+                                         deepest)
     return count, deepest
 
 
