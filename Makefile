@@ -14,10 +14,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 data: setup  ## build data/ from FROM=PATH (archive, batches folder or PNG tree), or download it
-	$(PY) -m replication.data fetch $(if $(FROM),--from $(FROM),)
+	$(PY) -m replication.tools.data fetch $(if $(FROM),--from $(FROM),)
 
 repro: setup  ## check (or download) the data, then run every out-of-date stage
-	$(PY) -m replication.data ensure
+	$(PY) -m replication.tools.data ensure
 	dvc repro
 
 test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from alpha_speed import relu_clusters
 
-from replication import cluster, wavelets
+from replication.estimator import cluster, wavelets
 
 ORIGINAL_NINE = ("resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5", "resnet12_overfit", "resnet12_tanh",
                  "plain12_tanh", "resnet10", "plain6")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import lil_matrix
 
-from replication import wavelets as W
+from replication.estimator import wavelets as W
 
 
 def relu_clusters(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

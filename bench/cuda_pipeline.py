@@ -27,9 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from replication import config as cfg
-from replication import dataset, features, layout, nets, runtime, training, wavelets
-from replication.originals import originals
+from replication.analysis.originals import originals
+from replication.core import registry as layout
+from replication.core import runtime
+from replication.estimator import settings as cfg
+from replication.estimator import wavelets
+from replication.networks import dataset, features, nets, training
 
 
 def _replace(model, **changes):
@@ -133,7 +136,7 @@ def main() -> None:
     model = nets.build("resnet12", params.network_config("resnet12"), seed=0).to(device)
     rep = features.representation(model, ds.x_train_all, "conv11+identity_relu", batch=5000)
     t0 = time.perf_counter()
-    res = wavelets.besov_alpha(rep, ds.y_train_all.cpu().numpy(), wavelets.estimator(params.smoothness.lead),
+    res = wavelets.besov_alpha(rep, ds.y_train_all.cpu().numpy(), params.smoothness.estimator(params.smoothness.lead),
                                n_jobs=args.jobs, n_classes=10)
     alpha_4096 = time.perf_counter() - t0
     report["alpha_4096_seconds"] = alpha_4096

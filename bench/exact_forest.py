@@ -3,7 +3,7 @@ the same.
 
 Takes one layer's representation of a committed network (default: ResNet12's conv8_relu, 50,000 x 4,096), scales
 it as the estimator does, and grows the preset's forest (default `as_run`: 10 trees, all features per split)
-twice in this one run: with sklearn's builder and with replication.exact_forest, both on the same number of
+twice in this one run: with sklearn's builder and with replication.estimator.exact_forest, both on the same number of
 threads. Prints both wall times, the ratio, and, tree by tree, whether every node array (feature, threshold,
 children, n_node_samples, weighted_n_node_samples, impurity, value) is identical.
 
@@ -18,9 +18,11 @@ import time
 
 import numpy as np
 
-from replication import checkpoint, dataset, exact_forest, features, runtime, wavelets
-from replication import config as cfg
-from replication.estimator import estimator
+from replication.core import runtime
+from replication.estimator import exact_forest, wavelets
+from replication.estimator import settings as cfg
+from replication.estimator.settings import estimator
+from replication.networks import checkpoint, dataset, features
 
 ARRAYS = ("left_child", "right_child", "feature", "threshold", "impurity", "n_node_samples",
           "weighted_n_node_samples")

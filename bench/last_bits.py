@@ -15,10 +15,12 @@ import argparse
 
 import numpy as np
 
-from replication import checkpoint, dataset, features, runtime, wavelets
-from replication import config as cfg
-from replication.estimator import estimator
-from replication.mislabel import alpha_under_shuffles
+from replication.core import runtime
+from replication.estimator import settings as cfg
+from replication.estimator import wavelets
+from replication.estimator.settings import estimator
+from replication.networks import checkpoint, dataset, features
+from replication.stages.mislabel import alpha_under_shuffles
 
 
 def nudged(rep: np.ndarray, seed: int = 0) -> np.ndarray:

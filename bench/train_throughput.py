@@ -3,7 +3,7 @@
 Baseline (as originally done): a torchvision-style dataset that turns each uint8 image into a PIL
 image, applies ToTensor + Normalize per sample, read by a DataLoader with a random subset sampler,
 batch 250. Project: the same images normalised once into one in-memory tensor, batches gathered by
-index (replication.training.train_epoch), channels-last layout. Both train the same network with the
+index (replication.networks.training.train_epoch), channels-last layout. Both train the same network with the
 same optimiser in the same process; the ratio is what counts (targets: >= 2x, >= 4,000 images/s).
 
 With --variants it also times what the 4,000 images/s target would need, in the same process:
@@ -26,8 +26,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 from torchvision import transforms
 
-from replication import config as cfg
-from replication import dataset, nets, runtime, training
+from replication.core import runtime
+from replication.networks import dataset, nets, training
+from replication.networks import settings as cfg
 
 
 class PerSampleCIFAR(Dataset):

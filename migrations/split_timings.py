@@ -5,7 +5,7 @@ alphas.csv per layer, input.json and last_layer files per row, train metrics.jso
 rerun that reproduced every number still changed those files. The mislabel stages kept none: their timing files
 say "not recorded". This rewrites each such file exactly as the
 current stages write it (same writer, same columns, same key order) and puts the seconds in the stage's
-timing file (replication/layout.py, TIMINGS). No number other than a wall time is touched; a file already
+timing file (replication/core/registry.py, TIMINGS). No number other than a wall time is touched; a file already
 migrated is left as it is, so running it twice changes nothing.
 
     python migrations/split_timings.py [ROOT]       # then `dvc commit` the stages whose outputs moved
@@ -16,8 +16,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from replication import layout
-from replication.files import read_csv, read_json, write_csv, write_json
+from replication.core import registry as layout
+from replication.core.files import read_csv, read_json, write_csv, write_json
+
+
+def last_layer_file(preset: str, target: str) -> Path:
+    """Where stage last_layer@TARGET wrote its result (the stage is now smoothness@PRESET-TARGET:
+    migrations/fold_last_layer.py moved them)."""
+    return layout.under(layout.RESULTS, "last_layer", preset, f"{target}.json")
+
+
+def last_layer_timing_file(preset: str, target: str) -> Path:
+    return layout.under(layout.TIMINGS, "last_layer", preset, f"{target}.json")
 
 
 def _timing(path: Path, **seconds) -> None:
@@ -60,11 +70,11 @@ def smoothness(root: Path, preset: str, target: str) -> bool:
 
 
 def last_layer(root: Path, preset: str, target: str) -> bool:
-    path = root / layout.last_layer(preset, target)
+    path = root / last_layer_file(preset, target)
     result = read_json(path)
     if "seconds" not in result["row"]:
         return False
-    _timing(root / layout.last_layer_timing(preset, target), seconds=result["row"]["seconds"])
+    _timing(root / last_layer_timing_file(preset, target), seconds=result["row"]["seconds"])
     write_json(path, {**result, "row": layout.without_seconds(result["row"])})
     return True
 
@@ -95,7 +105,7 @@ def migrate(root: Path) -> list[Path]:
             changed += [layout.alphas_json(preset, target), layout.alphas_csv(preset, target)]
     for result in sorted((results / "last_layer").glob("*/*.json")):
         if last_layer(root, result.parent.name, result.stem):
-            changed.append(layout.last_layer(result.parent.name, result.stem))
+            changed.append(last_layer_file(result.parent.name, result.stem))
     for result in sorted((results / "mislabel").glob("*/*/*.json")):
         mislabel(root, result)  # no result file changes
     return changed

@@ -11,12 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from replication import config as cfg
-from replication import layout
-from replication.errors import UserError
-from replication.files import dumps_json, read_json
-from replication.nets import describe
-from replication.originals import originals
+from replication.analysis.originals import originals
+from replication.core import registry as layout
+from replication.core.errors import UserError
+from replication.core.files import dumps_json, read_json
+from replication.networks.nets import describe
+from replication.report import settings as cfg
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> str:
-    from replication.whatif import report
+    from replication.tools.whatif import report
 
     return report(args.overrides) + "\n"
 
 
 def _compare(args: argparse.Namespace) -> str:
-    from replication.compare import compare
+    from replication.tools.compare import compare
 
     return compare(args.rev_a, args.rev_b, args.figure, args.tolerance) + "\n"
 
@@ -94,19 +94,19 @@ def status(params: cfg.Params, root: Path = Path(".")) -> str:
 def smoothness_status(params: cfg.Params, root: Path = Path(".")) -> str:
     """Per estimator preset, the networks with alphas and the stages still to run, each with the layers its
     resume file has saved (an interrupted stage continues from them)."""
-    from replication.results import not_computed  # pandas: only for this command
+    from replication.analysis.results import not_computed  # pandas: only for this command
 
     sm = params.smoothness
     lines = ["| estimator preset | networks done | still to come (layers saved so far) |", "| --- | --- | --- |"]
-    for preset in sm.all_presets:
-        targets = sm.targets_of(preset)
+    for preset in sm.ordered:
+        targets = sm.every_layer(preset)
         todo = not_computed(params, preset, root)
         waiting = []
         for t in todo:
             # the stage's own resume file (smoothness.run_target names it PRESET-TARGET)
             saved = root / layout.resume_file("smoothness", f"{preset}-{t}", ".json")
             rows = len(read_json(saved)["rows"]) if saved.exists() else 0
-            waiting.append(sm.stage(preset, t) + (f" ({rows})" if rows else ""))
+            waiting.append(layout.SMOOTHNESS.stage(preset, t) + (f" ({rows})" if rows else ""))
         lines.append(f"| {preset} | {len(targets) - len(todo)} of {len(targets)} | {', '.join(waiting) or '-'} |")
     return "\n".join(lines)
 

@@ -1,4 +1,6 @@
-"""The project's import graph read from the source (AST), for the structure and dvc.yaml tests."""
+"""The project's import graph read from the source (AST), for the structure and dvc.yaml tests.
+
+Modules are named by their dotted path under replication/ ("core.files", "stages.train")."""
 
 from __future__ import annotations
 
@@ -6,14 +8,20 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "replication"
-STAGES = ("train", "architectures", "targets", "smoothness", "last_layer", "mislabel", "retrain", "overfit", "suggest",
-          "metrics",
-          "report")
-TOOLS = ("data", "__main__")  # command-line tools that are not pipeline stages
+FLOORS = ("core", "networks", "estimator", "analysis", "report", "tools", "stages")
 
 
 def modules() -> list[str]:
-    return sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    found = [p.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".") for p in PACKAGE.rglob("*.py")]
+    return sorted(m for m in found if not m.endswith("__init__"))
+
+
+STAGES = tuple(m for m in modules() if m.startswith("stages."))
+TOOLS = (*(m for m in modules() if m.startswith("tools.")), "__main__")  # command-line tools that are not stages
+
+
+def path(module: str) -> Path:
+    return PACKAGE / (module.replace(".", "/") + ".py")
 
 
 def _type_only(tree: ast.Module) -> set[ast.AST]:
@@ -25,21 +33,21 @@ def _type_only(tree: ast.Module) -> set[ast.AST]:
 def imports(module: str) -> set[str]:
     """Modules of the package that `module` imports when it runs (any import form, at any depth; imports under
     `if TYPE_CHECKING:` are for annotations only and do not count)."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    tree = ast.parse(path(module).read_text())
     found = set()
     known = set(modules())
     skip = _type_only(tree)
     for node in ast.walk(tree):
         if node in skip:
             continue
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("replication"):
-            if node.module == "replication":
-                found |= {a.name for a in node.names if a.name in known}
-            else:
-                found.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "replication":
+            base = node.module.removeprefix("replication").lstrip(".")
+            for alias in node.names:
+                full = f"{base}.{alias.name}" if base else alias.name
+                found.add(full if full in known else base)
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("replication.")}
-    return found - {module}
+            found |= {a.name.removeprefix("replication.") for a in node.names if a.name.startswith("replication.")}
+    return (found & known) - {module}
 
 
 def closure(module: str) -> set[str]:
@@ -51,3 +59,8 @@ def closure(module: str) -> set[str]:
             seen.add(m)
             todo.extend(imports(m))
     return seen
+
+
+def dep_paths(module: str) -> list[str]:
+    """The closure as dvc.yaml lists it: replication/FLOOR/MODULE.py paths, sorted."""
+    return sorted(f"replication/{m.replace('.', '/')}.py" for m in closure(module))

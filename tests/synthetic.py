@@ -1,4 +1,4 @@
-"""Tiny synthetic CIFAR-10 look-alikes, written in each format `replication.data` reads."""
+"""Tiny synthetic CIFAR-10 look-alikes, written in each format `replication.tools.data` reads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from replication.sources import BATCH_FILES, CLASSES, Split
+from replication.tools.sources import BATCH_FILES, CLASSES, Split
 
 
 def make_splits(n_train: int = 60, n_test: int = 20, seed: int = 0, separable: bool = False) -> dict[str, Split]:

@@ -9,13 +9,13 @@ The spec names only what a test needs; every other column gets a neutral value:
      "mislabel_seeds": {run: {preset: [...]}},
      "overfit": {..}, "suggestions": {..},
      "pending": {preset: (target, ...)},                                # targets whose stage has not run yet
-     "last_layer": {target: alpha}}                                      # stage last_layer's fc1 (as_run)
+     "last_layer": {target: alpha}}                       # the original's estimator's fc1 of every target (as_run)
 """
 
 from __future__ import annotations
 
-from replication import config as cfg
-from replication.results import Results, alpha_rows, last_layer_rows, mislabel_rows, run_rows
+from replication.analysis.results import Results, alpha_rows, last_layer_rows, mislabel_rows, run_rows
+from replication.report import settings as cfg
 
 
 def _target(params: cfg.Params, target: str) -> dict:
@@ -49,6 +49,6 @@ def results(params: cfg.Params, spec: dict, main: str | None = None) -> Results:
     return Results(main=main, runs=run_rows(metrics, params), alphas=alpha_rows(files), mislabel=mislabel_rows(found),
                    metrics=metrics, overfit=spec.get("overfit", {}), suggestions=spec.get("suggestions", {}),
                    pending=spec.get("pending", {}),
-                   last_layer=last_layer_rows({t: {**_target(params, t), "preset": params.smoothness.original.preset,
-                                                   "row": {"layer": "fc1", "alpha": a, "r2": 0.9}}
+                   last_layer=last_layer_rows({t: {**_target(params, t), "preset": params.smoothness.original,
+                                                   "layers": [{"layer": "fc1", "alpha": a, "r2": 0.9}]}
                                                for t, a in spec.get("last_layer", {}).items()}))

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replication import config as cfg
-from replication import wavelets
-from replication.errors import UserError
-from replication.estimator import Estimator, EstimatorError, estimator
-from replication.files import load_yaml
+from replication.core.errors import UserError
+from replication.core.files import load_yaml
+from replication.estimator import wavelets
+from replication.estimator.settings import Estimator, EstimatorError, estimator
+from replication.report import settings as cfg
 
 # Names that are paths, or nearly: every one must be refused where a name becomes part of a path.
 PATHLIKE = st.sampled_from(["../x", "../../../etc", "/abs", "a/b", "..", ".", ".hidden", "Run", "a\nb", "x" * 70,

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from tables import results as R
 
-from replication import claims, fidelity, report
-from replication import config as cfg
-from replication.originals import originals
-from replication.seed_groups import LayerStat, SeedGroup, in_sds, mean_sd
+from replication.analysis import claims, fidelity
+from replication.analysis.originals import originals
+from replication.analysis.seed_groups import LayerStat, SeedGroup, in_sds, mean_sd
+from replication.report import context
+from replication.report import settings as cfg
 
 LAYERS = ["input", "conv1_relu", "conv2_relu", "avpool", "fc1"]
 
@@ -53,7 +54,7 @@ def _results(params: cfg.Params, orig: dict, seed_sd: float = 0.01) -> dict:
 
 
 def _sentences(params: cfg.Params, noise: dict) -> str:
-    template = report.environment().from_string(
+    template = context.environment().from_string(
         '{% from "claims.html" import noise_items with context %}{{ noise_items(noise) }}')
     return " ".join(template.render(noise=noise, snapshot_epoch=params.train.snapshot_epoch).split())
 
@@ -249,8 +250,8 @@ def test_a_claim_waits_for_the_networks_its_preset_has_still_to_compute(params):
     assert as_run(("resnet12_overfit",)) == done  # read by neither
 
 
-def test_under_the_original_estimator_fc1_comes_from_last_layer_for_every_network_and_seed(params):
-    """as_run's per-layer stages are still landing, but stage last_layer has every target's fc1, seeds included:
+def test_under_the_original_estimator_fc1_comes_from_every_target_and_seed(params):
+    """as_run's per-layer stages are still landing, but its stages give every target's fc1, seeds included:
     the correlation claim is judged on all of them, its noise a bootstrap over as_run's own seeds."""
     orig = originals()
     results = _results(params, orig)
@@ -259,7 +260,7 @@ def test_under_the_original_estimator_fc1_comes_from_last_layer_for_every_networ
     fc1 = {t: 0.05 if tc.weights == "snapshot" else results["runs"][tc.run]["metrics"]["test_accuracy"] / 5
            for t, tc in acc.items()}
     results.update(alphas_by_preset={"as_run": {"resnet12": results["alphas"]["resnet12"]}}, last_layer=fc1,
-                   pending={"as_run": tuple(t for t in params.smoothness.original.targets if t != "resnet12")})
+                   pending={"as_run": tuple(t for t in params.smoothness.every_layer("as_run") if t != "resnet12")})
     view = R(params, results).of("as_run")
     assert view.fc1() == pytest.approx(fc1)
     c = claims.fc1_tracks_accuracy(params, view)
@@ -359,7 +360,7 @@ def test_costly_preset_falls_are_measured_in_the_main_presets_seed_sd(params):
     assert row["borrowed"] and row["sd_from"] == "resnet12" and row["z"] == pytest.approx(1.5)
     assert row["verdict"] == claims.WITHIN_NOISE
     assert "deleted_layers_fall" not in {c["id"] for c in by_preset["corrected"]}
-    text = " ".join(report.environment().from_string(
+    text = " ".join(context.environment().from_string(
         '{% import "claims.html" as t with context %}{{ t[c.template](c) }}').render(
         c=next(c for c in by_preset["as_run"] if c["id"] == "deleted_layers_fall")).split())
     assert "resnet12 conv1 0.0300 vs conv2 and avpool 0.0285 (2 of 2 below), a fall of +0.0015 (z +1.50, the sd " \
@@ -406,7 +407,7 @@ def test_a_claim_is_declared_once(params, monkeypatch):
     verdicts, the metrics, the matrix of presets and the report's evidence, with nothing else edited."""
     import jinja2
 
-    from replication import metrics
+    from replication.stages import metrics
 
     made_up = claims.Claim("made_up_claim", "Made-up networks are made up.",
                            lambda e: {"id": "made_up_claim", "verdict": claims.z_verdict(3.5), "z": 3.5, "gap": 0.7},
@@ -419,7 +420,7 @@ def test_a_claim_is_declared_once(params, monkeypatch):
                                                       "claims_verdict.as_run": {"made_up_claim": claims.HOLDS},
                                                       "claims_value.as_run": {"made_up_claim": 0.7}}
     assert claims.verdict_matrix(params, {"as_run": found})[0]["id"] == "made_up_claim"
-    env = report.environment()
+    env = context.environment()
     block = "\n{% macro made_up_claim(c) -%}\nA gap of {{ c.gap | num(1) }}.\n{% endmacro %}\n"
     env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({"claims.html": env.loader.get_source(env, "claims.html")[0]
                                                          + block}), env.loader])
@@ -438,7 +439,7 @@ def test_one_rule_turns_z_into_a_verdict():
     assert {claims.z_verdict(z) for z in (-1.999, -0.3, 0.0, 0.3, 1.96, 1.999)} == {claims.WITHIN_NOISE}
     assert claims.z_verdict(None) == claims.INCONCLUSIVE
     # printed with two decimals cut toward zero: never on a threshold it has not reached
-    assert [report.z_text(z) for z in (1.996, -1.999, 2.0, 0.004, None)] == ["+1.99", "-1.99", "+2.00", "+0.00", "n/a"]
+    assert [context.z_text(z) for z in (1.996, -1.999, 2.0, 0.004, None)] == ["+1.99", "-1.99", "+2.00", "+0.00", "n/a"]
 
 
 def test_every_committed_verdict_follows_from_its_z():

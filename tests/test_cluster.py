@@ -18,9 +18,10 @@ import torch
 from conftest import ROOT
 from distributed import Client, LocalCluster
 
-from replication import cluster, features, layerwise, nets, wavelets
-from replication import config as cfg
-from replication.estimator import EstimatorError
+from replication.estimator import cluster, layerwise, wavelets
+from replication.estimator.settings import EstimatorError
+from replication.networks import features, nets
+from replication.report import settings as cfg
 
 
 def without_seconds(rows: list[dict]) -> list[dict]:
@@ -107,7 +108,7 @@ def test_an_interrupted_stage_resumes_from_the_layers_that_landed(tiny, schedule
 
 
 def test_mislabel_seeds_on_the_cluster_match_the_local_study(scheduler, monkeypatch):
-    from replication.mislabel import alpha_under_shuffles
+    from replication.stages.mislabel import alpha_under_shuffles
 
     rng = np.random.default_rng(2)
     rep, labels = rng.normal(size=(300, 10)).astype(np.float32), rng.integers(0, 10, 300)
@@ -155,7 +156,7 @@ def test_an_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypat
     np.save(tmp_path / "f.npy", np.random.default_rng(0).random((50, 4)))
     np.save(tmp_path / "l.npy", np.arange(50) % 3)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "replication.wavelets", str(tmp_path / "f.npy"),
+    done = subprocess.run([sys.executable, "-m", "replication.estimator.wavelets", str(tmp_path / "f.npy"),
                            str(tmp_path / "l.npy")], capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={**os.environ, cluster.SCHEDULER_VARIABLE: where})
     assert done.returncode == 1 and time.monotonic() - started < 30
@@ -166,7 +167,7 @@ def test_an_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypat
 
 
 def test_a_stage_stops_before_any_work_when_the_scheduler_is_unreachable(tmp_path, monkeypatch):
-    from replication import smoothness
+    from replication.stages import smoothness
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())

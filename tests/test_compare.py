@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from replication import compare
-from replication.errors import UserError
+from replication.core.errors import UserError
+from replication.tools import compare
 
 MAKE = """import json, pathlib, yaml
 p = yaml.safe_load(open("params.yaml"))["smoothness"]
@@ -108,7 +108,7 @@ def test_tolerance_hides_tiny_moves():
 
 @pytest.mark.slow
 def test_whatif_names_the_stages_a_setting_would_rerun_and_changes_nothing(repo):
-    from replication.whatif import what_if
+    from replication.tools.whatif import what_if
 
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".dvc/tmp" not in str(p)}
     other = "as_reported" if "preset: corrected" in (repo / "params.yaml").read_text() else "corrected"

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from replication import config as cfg
+from replication.core import registry as layout
+from replication.report import settings as cfg
 
 
 def test_project_params_load():
@@ -58,10 +59,12 @@ def test_float_written_without_dot_is_a_string(raw):
         ("data", "val_size", 0, "data.val_size' must be greater than or equal to 1"),
         ("data", "mean", [0.5, 0.5], "data.mean': must hold 3 values, one per colour channel, not 2"),
         ("data", "std", [1.0, 0.0, 1.0], "data.std': every std must be positive"),
-        ("smoothness", "lead", "nope", "smoothness.lead' must be 'as_run', 'as_reported', 'corrected'"),
-        ("smoothness", "overrides", {"n_trees": 0}, "smoothness.overrides': estimator settings: key 'n_trees' must"),
-        ("smoothness", "overrides", {"trees": 3}, "smoothness.overrides': unknown estimator field 'trees'"),
-        ("smoothness", "overrides", {"norm": "l1"}, "key 'norm' must be 'volume' or 'empirical'"),
+        ("smoothness", "lead", "nope", "smoothness.lead is 'nope', which is not in smoothness.presets"),
+        ("smoothness", "presets", {"as_run": {"n_trees": 0}}, "preset 'as_run': key 'n_trees' must be greater"),
+        ("smoothness", "presets", {"as_run": {"trees": 3}}, "preset 'as_run': unknown estimator field 'trees'"),
+        ("smoothness", "presets", {"as_run": {"norm": "l1"}}, "key 'norm' must be 'volume' or 'empirical'"),
+        ("smoothness", "presets", {"as_run": {"targets": "resnet12"}}, "preset 'as_run': targets must be a list"),
+        ("smoothness", "presets", {"As Run": {}}, "name 'As Run' at 'smoothness.presets.As Run.\\[key\\]' must match"),
     ],
 )
 def test_mistyped_keys(raw, section, key, value, message):
@@ -104,24 +107,28 @@ def test_one_table_of_choices():
     """The stopping rules and presets params.yaml accepts are the ones the code implements."""
     from typing import get_args
 
-    from replication import estimator, nets, stopping
+    from replication.estimator import settings as estimator
+    from replication.networks import nets, stopping
+    from replication.networks import settings as networks
 
-    assert set(get_args(cfg.StoppingRule)) == set(stopping.RULES)
-    assert set(get_args(estimator.PresetName)) == set(estimator.PRESETS)
-    for name in get_args(cfg.Activation):  # every accepted activation builds
+    assert set(get_args(networks.StoppingRule)) == set(stopping.RULES)
+    assert set(get_args(estimator.Estimator.model_fields["norm"].annotation)) == {"volume", "empirical"}
+    for name in get_args(networks.Activation):  # every accepted activation builds
         nets._activation(name)
 
 
 def test_report_names_must_exist(raw):
-    raw["report"]["pruned"] = ["resnet11"]
-    with pytest.raises(cfg.ConfigError, match="report.converge/pruned entry is 'resnet11', which is not in runs"):
+    raw["claims"]["pruned"] = ["resnet11"]
+    with pytest.raises(cfg.ConfigError, match="claims.converge/pruned entry is 'resnet11', which is not in runs"):
         cfg.parse(raw)
 
 
 @pytest.mark.parametrize("override, key", [("report.title=My replication", "title"), ("train.patience=7", "patience"),
                                            ("base.threads=1", "threads"), ("runs.plain6.seed=7", "seed"),
                                            ("smoothness.limit_samples=500", "limit_samples"),
-                                           ("report.bootstrap.samples=10", "samples"), ("overfit.run=plain6", "run")])
+                                           ("claims.bootstrap.samples=10", "samples"),
+                                           ("smoothness.presets.corrected.x_offset=1", "x_offset"),
+                                           ("overfit.run=plain6", "run")])
 def test_dvc_set_param_changes_exactly_one_line(tmp_path, override, key):
     """`dvc exp run -S KEY=VALUE` rewrites params.yaml with dvc.utils.hydra.apply_overrides (what DVC's experiment
     queue calls): one line changes; every other line, comments and blank lines included, stays as it was."""
@@ -152,35 +159,43 @@ def test_dvc_set_param_to_the_same_value_leaves_params_yaml_byte_identical(tmp_p
 
 def test_each_preset_has_its_own_targets_and_stage(raw):
     sm = cfg.parse(raw).smoothness
-    assert sm.presets == ("as_reported", "corrected") and sm.lead == "as_reported"
-    assert sm.all_presets == ("as_reported", "corrected", "as_run")
-    assert sm.targets_of("as_reported") == sm.targets_of("corrected") == sm.targets
-    assert set(sm.targets_of("as_run")) == {"resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5", "resnet12_tanh",
-                                            "plain12_tanh", "resnet10", "plain6", "resnet12_overfit"}
-    assert sm.targets_of("as_run")["plain12_epoch5"] == sm.targets["plain12_epoch5"]  # names, looked up
-    assert sm.targets_of("corrected_empirical") == {}
-    assert [sm.stage(p, "plain12") for p in sm.all_presets] == [
-        "smoothness@as_reported-plain12", "smoothness@corrected-plain12", "smoothness_original@plain12"]
-    assert [sm.input_stage(p) for p in sm.all_presets] == [
-        "smoothness_input@as_reported", "smoothness_input@corrected", "smoothness_original_input"]
+    assert tuple(sm.presets) == ("as_reported", "corrected", "as_run") and sm.lead == "as_reported"
+    assert sm.ordered == ("as_reported", "corrected", "as_run") and sm.original == "as_run"
+    assert sm.every_layer("as_reported") == sm.every_layer("corrected") == tuple(sm.targets)
+    assert set(sm.every_layer("as_run")) == {"resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5",
+                                            "resnet12_tanh", "plain12_tanh", "resnet10", "plain6", "resnet12_overfit"}
+    assert sm.estimator("as_run").max_features == "all" and sm.estimator("as_reported").max_features == "sqrt"
+    assert [layout.SMOOTHNESS.stage(p, "plain12") for p in sm.ordered] == [
+        "smoothness@as_reported-plain12", "smoothness@corrected-plain12", "smoothness@as_run-plain12"]
+    assert [layout.SMOOTHNESS_INPUT.stage(p) for p in sm.ordered] == [
+        "smoothness_input@as_reported", "smoothness_input@corrected", "smoothness_input@as_run"]
     lead = cfg.parse({**raw, "smoothness": {**raw["smoothness"], "lead": "corrected"}}).smoothness
-    assert lead.all_presets == ("corrected", "as_reported", "as_run")  # the lead first: a view, same set
+    assert lead.ordered == ("corrected", "as_reported", "as_run")  # the lead first: a view, same set
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"presets": ["as_reported", "corrected", "as_reported"]}, "smoothness.presets lists 'as_reported' twice"),
-    ({"presets": ["as_reported", "as_run"]}, "smoothness.original.preset 'as_run' is also in smoothness.presets: "
-                                             "smoothness@as_run-TARGET and smoothness_original@TARGET would write"),
-    ({"lead": "as_run"}, "smoothness.lead 'as_run' is not in smoothness.presets \\(as_reported, corrected\\)"),
-    ({"presets": []}, "smoothness.presets"),
-    ({"presets": ["as_reported", "sqrt"]}, "smoothness.presets"),
-    ({"original": {"preset": "as_run", "targets": ["resnet12", "nope"]}},
-     "smoothness.original.targets\\[\\] is 'nope', which is not in smoothness.targets"),
+    (lambda sm: {"presets": {}}, "smoothness.presets' Dictionary should have at least 1 item"),
+    (lambda sm: {"original": "nope"}, "smoothness.original is 'nope', which is not in smoothness.presets"),
+    (lambda sm: {"presets": {**sm["presets"], "as_run": {"targets": ["resnet12", "nope"]}}},
+     "smoothness.presets.as_run.targets\\[\\] is 'nope', which is not in smoothness.targets"),
+    (lambda sm: {"presets": {k: v for k, v in sm["presets"].items() if k != "as_run"}},
+     "smoothness.original is 'as_run', which is not in smoothness.presets"),
 ])
 def test_every_preset_setting_works_or_is_refused_in_one_line(raw, change, message):
-    """No setting of the preset keys can make two stages claim one output: the config check refuses it first."""
+    """A preset is a name, its estimator fields and its targets: a bad one is refused in one line."""
     with pytest.raises(cfg.ConfigError, match=message):
-        cfg.parse({**raw, "smoothness": {**raw["smoothness"], **change}})
+        cfg.parse({**raw, "smoothness": {**raw["smoothness"], **change(raw["smoothness"])}})
+
+
+def test_a_preset_is_data(raw):
+    """A new preset is a new key: its estimator from its fields, every target by default."""
+    raw["smoothness"]["presets"]["fewer_trees"] = {**raw["smoothness"]["presets"]["corrected"], "n_trees": 5}
+    sm = cfg.parse(raw).smoothness
+    assert sm.estimator("fewer_trees") == sm.estimator("corrected").model_copy(update={"n_trees": 5})
+    assert sm.every_layer("fewer_trees") == tuple(sm.targets) and sm.ordered[-1] == "fewer_trees"
+    raw["mislabel"]["presets"] = ["nope"]
+    with pytest.raises(cfg.ConfigError, match="mislabel.presets\\[\\] is 'nope', which is not in smoothness.presets"):
+        cfg.parse(raw)
 
 
 def test_run_and_network_defaults_are_the_originals(raw):

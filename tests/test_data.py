@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from synthetic import make_splits, write_archive, write_batches_folder, write_png_tree
 
-from replication import data as cifar
-from replication import dataset
-from replication.files import file_md5
+from replication.core.files import file_md5
+from replication.networks import dataset
+from replication.tools import data as cifar
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_truncated_archive(tmp_path, splits):
 
 
 def test_missing_data_names_fetch_command(tmp_path):
-    with pytest.raises(cifar.DataError, match=r"python -m replication.data fetch --from PATH"):
+    with pytest.raises(cifar.DataError, match=r"python -m replication.tools.data fetch --from PATH"):
         dataset.require(tmp_path / "nothing")
 
 
@@ -172,7 +172,8 @@ def test_committed_data_dvc_matches_shared_copy(tmp_path):
     subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     # A fresh DVC project (empty cache) with the committed data.dvc: the fetch command checks the hash and
     # puts data/ into the DVC cache, so status is clean right after it.
-    fetched = subprocess.run([sys.executable, "-m", "replication.data", "fetch", "--from", str(shared)], cwd=tmp_path,
+    fetched = subprocess.run([sys.executable, "-m", "replication.tools.data", "fetch", "--from", str(shared)],
+                             cwd=tmp_path,
                              capture_output=True, text=True)
     assert fetched.returncode == 0 and "matches data.dvc" in fetched.stdout and "cached in" in fetched.stdout, fetched
     ok, message = cifar.check(tmp_path / "data", Path(__file__).resolve().parents[1] / "data.dvc")

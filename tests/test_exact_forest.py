@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestRegressor
 
-from replication import exact_forest, wavelets
-from replication.estimator import EstimatorError, estimator
+from replication.estimator import exact_forest, wavelets
+from replication.estimator.settings import EstimatorError, estimator
 
 ARRAYS = ("left_child", "right_child", "feature", "threshold", "impurity", "n_node_samples",
           "weighted_n_node_samples")

@@ -21,11 +21,15 @@ import pytest
 import yaml
 from synthetic import make_splits, write_batches_folder, write_png_tree
 
-from replication import config as cfg
-from replication import data as cifar
-from replication import files, layout, nets, sources, wavelets
-from replication.errors import UserError
-from replication.estimator import EstimatorError, estimator
+from replication.core import files
+from replication.core import registry as layout
+from replication.core.errors import UserError
+from replication.estimator import wavelets
+from replication.estimator.settings import EstimatorError, estimator
+from replication.networks import nets, weights
+from replication.report import settings as cfg
+from replication.tools import data as cifar
+from replication.tools import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,11 +133,11 @@ def test_no_result_path_leaves_the_project(parts):
 
 
 def test_train_refuses_a_path_run_before_writing(tmp_path, monkeypatch):
-    """The probe: `python -m replication.train ../../../x` with such a run in params.yaml wrote outside."""
+    """The probe: `python -m replication.stages.train ../../../x` with such a run in params.yaml wrote outside."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["runs"]["../../../x"] = raw["runs"]["plain6"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    out = subprocess.run([sys.executable, "-m", "replication.train", "../../../x"], cwd=tmp_path,
+    out = subprocess.run([sys.executable, "-m", "replication.stages.train", "../../../x"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "file path" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
@@ -197,16 +201,16 @@ def test_a_huge_value_is_cut_short_in_messages(raw):
 def test_two_report_renders_do_not_share_a_staging_folder(tmp_path, monkeypatch):
     from tables import results
 
-    from replication import report
+    from replication.report import render
 
-    monkeypatch.setattr(report, "gather", lambda params, root, **_: results(params, {}))
+    monkeypatch.setattr(render, "gather", lambda params, root, **_: results(params, {}))
     monkeypatch.setattr(layout, "need", lambda path, stage, root: {})
     out = tmp_path / "report"
     out.mkdir()
     (out / "report.pdf").write_bytes(b"%PDF the previous report")
     with files.exclusive(tmp_path / ".report.lock", "a report render"):
         with pytest.raises(UserError, match="already running") as err:
-            report.build(cfg.load(ROOT / "params.yaml"), out, tmp_path)
+            render.build(cfg.load(ROOT / "params.yaml"), out, tmp_path)
         one_line(err)
     assert tree(out) == {"report.pdf": b"%PDF the previous report"}
     assert not (tmp_path / ".report.staging").exists()
@@ -358,7 +362,7 @@ def test_features_that_overflow_when_scaled_are_refused():
     (("runs", "plain6", "seed"), 10**23, "runs.plain6.seed"),
     (("base", "threads"), 10**20, "base.threads"),
     (("data", "split_seed"), 2**32, "data.split_seed"),
-    (("smoothness", "overrides"), {"max_depth": 10**23}, "max_depth"),
+    (("smoothness", "presets", "as_run", "max_depth"), 10**23, "max_depth"),
     (("networks", "plain6", "layers"), ["stem conv1:100000000000000000000"], "width from 1 to 4096"),
     (("networks", "plain6", "layers"), ["stem conv1:²"], "width from 1 to 4096"),
 ])
@@ -376,21 +380,21 @@ def test_huge_integers_end_in_one_line(raw, key, value, message):
 def test_weights_that_do_not_fit_are_named(tmp_path, monkeypatch):
     import torch
 
-    from replication import checkpoint
+    from replication.networks import checkpoint
 
     monkeypatch.chdir(tmp_path)
     params = cfg.load(ROOT / "params.yaml")
-    layout.save_weights(layout.weights("plain6", "final"), {"conv1.weight": torch.zeros(3)})
+    weights.save(layout.weights("plain6", "final"), {"conv1.weight": torch.zeros(3)})
     with pytest.raises(UserError, match="weights do not fit the network") as err:
         checkpoint.trained_network(params, "plain6", "final")
     assert "plain6/final.pt" in one_line(err)
-    layout.save_weights(layout.weights("plain6", "final"), {"model": {"nested": [1, 2]}})
+    weights.save(layout.weights("plain6", "final"), {"model": {"nested": [1, 2]}})
     with pytest.raises(UserError, match="does not hold a network's weights"):
         checkpoint.trained_network(params, "plain6", "final")
 
 
 def test_a_resume_file_of_another_shape_is_named(tmp_path):
-    from replication.layerwise import LayerCheckpoint
+    from replication.estimator.layerwise import LayerCheckpoint
 
     path = tmp_path / "state.json"
     files.write_json(path, {"key": "k", "rows": [{"layer": "conv1"}]})
@@ -404,13 +408,13 @@ def test_compare_and_status_name_a_broken_file(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    layout.METRICS.mkdir(parents=True)
-    (layout.METRICS / "train.json").write_text("{not json")
+    layout.METRICS_DIR.mkdir(parents=True)
+    (layout.METRICS_DIR / "train.json").write_text("{not json")
     (layout.RESULTS / "train" / "plain6").mkdir(parents=True)
     (layout.train_metrics("plain6")).write_text("[1, 2")
     assert main(["compare", "workspace", "workspace"]) == 1
     assert main(["status"]) == 1
-    (layout.METRICS / "train.json").write_text("{}")
+    (layout.METRICS_DIR / "train.json").write_text("{}")
     (tmp_path / "params.yaml").write_text("a: [1, 2\n")
     assert main(["compare", "workspace", "workspace"]) == 1
     err = capsys.readouterr().err

@@ -9,8 +9,9 @@ import sys
 import pytest
 import torch
 
-from replication import config as cfg
-from replication import nets
+from replication.networks import nets
+from replication.networks.settings import NetworkConfig
+from replication.report import settings as cfg
 
 GOLDEN = {  # original_setup.md section 2
     "resnet12": 20810, "plain12": 20810, "resnet12_tanh": 20810, "plain12_tanh": 22154,
@@ -85,7 +86,7 @@ def test_no_bias_in_convs_and_stem_geometry(params):
 
 
 def _net(layers, activation="relu"):
-    return cfg.NetworkConfig(activation=activation, lr=1e-3, layers=tuple(layers))
+    return NetworkConfig(activation=activation, lr=1e-3, layers=tuple(layers))
 
 
 @pytest.mark.parametrize(
@@ -121,8 +122,8 @@ def test_describe_cli_unknown_network():
 
 
 def test_status_table_lists_every_run(tmp_path):
-    from replication import config as cfg
     from replication.__main__ import status
+    from replication.report import settings as cfg
 
     params = cfg.load()
     out = tmp_path / "results" / "train" / "resnet12"
@@ -131,7 +132,7 @@ def test_status_table_lists_every_run(tmp_path):
     (tmp_path / "timings" / "train").mkdir(parents=True)
     (tmp_path / "timings" / "train" / "resnet12.json").write_text('{"seconds": 120}')
     table = status(params, tmp_path).splitlines()
-    assert len(table) == 2 + len(params.runs) + 1 + 2 + len(params.smoothness.all_presets)
+    assert len(table) == 2 + len(params.runs) + 1 + 2 + len(params.smoothness.ordered)
     assert "| resnet12 | 65.63% | 60.00% | 3 / 8 (30 / 35) | not run yet | 2.0 |" in table
     assert "| plain12 | 57.40% | not run yet | | | |" in table
     other = tmp_path / "results" / "train" / "plain9_tanh"
@@ -145,9 +146,9 @@ def test_status_table_lists_every_run(tmp_path):
 
 
 def test_status_names_the_smoothness_stages_still_to_come_and_their_saved_layers(tmp_path):
-    from replication import config as cfg
-    from replication import layout
     from replication.__main__ import smoothness_status
+    from replication.core import registry as layout
+    from replication.report import settings as cfg
 
     params = cfg.load()
     sm = params.smoothness
@@ -158,8 +159,8 @@ def test_status_names_the_smoothness_stages_still_to_come_and_their_saved_layers
     saved.parent.mkdir(parents=True)
     saved.write_text('{"key": "k", "rows": [{"layer": "conv1_relu"}, {"layer": "conv2_relu"}]}')
     rows = {line.split(" | ")[0].strip("| "): line for line in smoothness_status(params, tmp_path).splitlines()[2:]}
-    assert tuple(rows) == sm.all_presets
-    n = len(sm.original.targets)
-    assert rows["as_run"].startswith(f"| as_run | 1 of {n} | smoothness_original@plain12 (2), ")
-    assert "smoothness_original@resnet12," not in rows["as_run"]
+    assert tuple(rows) == sm.ordered
+    n = len(sm.every_layer("as_run"))
+    assert rows["as_run"].startswith(f"| as_run | 1 of {n} | smoothness@as_run-plain12 (2), ")
+    assert "smoothness@as_run-resnet12," not in rows["as_run"]
     assert rows["as_reported"].startswith(f"| as_reported | 0 of {len(sm.targets)} | smoothness@as_reported-resnet12, ")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from synthetic import make_splits
 
-from replication import data as cifar
+from replication.tools import data as cifar
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves these out
 
@@ -30,15 +30,16 @@ def tiny_params(raw: dict) -> dict:
     raw["train"].update(batch_size=40, snapshot_epoch=1, eval_batch_size=100)
     keep = {"resnet12": 2, "plain6": 2, "resnet12_seed1": 2, "resnet12_overfit": 3}
     raw["runs"] = {k: {**raw["runs"][k], "max_epochs": epochs} for k, epochs in keep.items()}
-    raw["smoothness"].update(overrides={"n_trees": 2, "m_stop": 100})
+    for preset in raw["smoothness"]["presets"].values():
+        preset.update(n_trees=2, m_stop=100)
     raw["smoothness"]["targets"] = {k: raw["smoothness"]["targets"][k]
                                     for k in ("resnet12", "resnet12_epoch5", "resnet12_seed1", "resnet12_overfit")}
-    raw["smoothness"]["original"]["targets"] = ["resnet12"]
+    raw["smoothness"]["presets"]["as_run"]["targets"] = ["resnet12"]
     raw["mislabel"].update(seeds=[0, 1], retrain=[0.5], rates=[0.0, 1.0], presets=["as_run"],
                            runs=["resnet12", "resnet12_seed1"])
     raw["suggest"]["derived"] = {"plain6": "resnet12"}
-    raw["report"].update(converge=["resnet12", "plain6"], pruned=["plain6"],
-                         main_targets=["resnet12", "resnet12_epoch5"],
+    raw["claims"].update(converge=["resnet12", "plain6"], pruned=["plain6"])
+    raw["report"].update(main_targets=["resnet12", "resnet12_epoch5"],
                          overlays={"final_vs_epoch5": {"resnet12": "resnet12_epoch5"}})
     return raw
 
@@ -91,17 +92,18 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
     assert json.loads((work / "report" / "manifest.json").read_text())["results"]
 
 
-def test_the_last_layer_under_the_original_estimator_for_every_target(project):
-    """last_layer@TARGET for every target; where the full as_run table exists, its last row is the same number."""
+def test_a_preset_gives_every_layer_of_its_targets_and_the_last_layer_of_the_others(project):
+    """smoothness@as_run-TARGET for every target: every layer of the one as_run lists, fc1 alone elsewhere; the
+    last layer is the same number either way (the same representation, forest and seed)."""
     work, _, _ = project
     params = yaml.safe_load((work / "params.yaml").read_text())
-    preset = params["smoothness"]["original"]["preset"]
-    rows = {t: json.loads((work / "results" / "last_layer" / preset / f"{t}.json").read_text())["row"]
-            for t in params["smoothness"]["targets"]}
-    assert all(r["layer"] == "fc1" and r["alpha"] > 0 for r in rows.values())
-    full = json.loads((work / "results" / "smoothness" / preset / "resnet12" / "alphas.json").read_text())
-    assert rows["resnet12"]["alpha"] == full["layers"][-1]["alpha"]
-    assert rows["resnet12"]["r2"] == full["layers"][-1]["r2"]
+    preset = params["smoothness"]["original"]
+    tables = {t: json.loads((work / "results" / "smoothness" / preset / t / "alphas.json").read_text())["layers"]
+              for t in params["smoothness"]["targets"]}
+    assert tables["resnet12"][0]["layer"] == "input" and len(tables["resnet12"]) > 2
+    assert all(len(rows) == 1 and rows[0]["layer"] == "fc1" and rows[0]["alpha"] > 0
+               for t, rows in tables.items() if t != "resnet12")
+    assert tables["resnet12"][-1]["index"] == tables["resnet12_seed1"][0]["index"]
 
 
 def test_second_repro_is_a_no_op_and_report_is_byte_stable(project):
@@ -142,7 +144,7 @@ def test_missing_result_is_named(project):
     saved = summary.read_bytes()
     summary.unlink()
     try:
-        out = run([sys.executable, "-m", "replication.report"], work, env)
+        out = run([sys.executable, "-m", "replication.stages.report"], work, env)
         assert out.returncode == 1
         assert "results/overfit/summary.json is missing" in out.stderr and "dvc repro overfit" in out.stderr
     finally:
@@ -156,7 +158,8 @@ def test_a_failed_report_write_keeps_the_previous_report(project):
     before = {p.relative_to(work): p.read_bytes() for p in (work / "report").rglob("*") if p.is_file()}
     limited = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
                "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
-               "from replication.errors import run_main; from replication.report import main; run_main(main)")
+               "from replication.core.errors import run_main; from replication.stages.report import main; "
+               "run_main(main)")
     out = run([sys.executable, "-c", limited], work, env)
     assert out.returncode == 1, out.stderr[-2000:]
     assert out.stderr.startswith("error: could not write the report (File too large") and out.stderr.count("\n") == 1
@@ -192,7 +195,7 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
             assert time.monotonic() < deadline and proc.poll() is None, "the training never saved an epoch"
             time.sleep(0.2)
         stage_pid = int(lock.read_text())
-        second = run([sys.executable, "-m", "replication.train", "resnet12_overfit"], work, env)
+        second = run([sys.executable, "-m", "replication.stages.train", "resnet12_overfit"], work, env)
         assert second.returncode == 1
         assert f"training resnet12_overfit is already running (pid {stage_pid}" in second.stderr
         proc.send_signal(signal.SIGTERM)
@@ -294,8 +297,8 @@ def test_report_layout_read_back_from_the_pdf(project):
 
 def test_gather_names_the_targets_a_preset_has_still_to_compute(project):
     """The claims wait for these (Results.landed): a costly preset's stage not run yet is pending, not absent."""
-    from replication import config as cfg
-    from replication.results import gather
+    from replication.analysis.results import gather
+    from replication.report import settings as cfg
 
     work, _, _ = project
     params = cfg.load(work / "params.yaml")

@@ -22,11 +22,11 @@ REAL_DATA = ROOT.parent / "shared" / "data" / "cifar-10-batches-py"
 # Commands not run here, each with its reason; any other command in the README must run.
 SKIPPED = {
     "make setup && source .venv/bin/activate": "the environment this test runs in",
-    "python -m replication.data fetch": "downloads (no network in CI); `fetch --from` is run instead",
+    "python -m replication.tools.data fetch": "downloads (no network in CI); `fetch --from` is run instead",
     "dvc queue start": "runs a queued experiment: hours of forests",
     "make test": "this suite",
 }
-NEEDS_DATA = ("dvc ", "git checkout", "python -m replication.data", "python -m replication compare",
+NEEDS_DATA = ("dvc ", "git checkout", "python -m replication.tools.data", "python -m replication compare",
               "python -m replication whatif")
 
 
@@ -75,7 +75,7 @@ def test_the_commands_that_need_no_data(clone):
         assert out.returncode == 0, f"{cmd}\n{out.stderr[-2000:]}"
     out = shell(f"{sys.executable} -c '{readme_python()}\nprint(result.alpha)'".replace(
         "besov_alpha(features, labels", "besov_alpha(np.load(\"FEATURES.npy\"), np.load(\"LABELS.npy\")").replace(
-        "from replication.wavelets", "import numpy as np\nfrom replication.wavelets"), clone)
+        "from replication.estimator.wavelets", "import numpy as np\nfrom replication.estimator.wavelets"), clone)
     assert out.returncode == 0 and float(out.stdout.split()[-1]) > 0, out.stderr[-2000:]
 
 
@@ -83,7 +83,7 @@ def test_the_commands_that_need_no_data(clone):
 def test_the_first_hour_on_the_committed_results(clone):
     """In order, as the README gives them: fetch, a clean `dvc status`, the experiment and back, the pipeline
     and settings commands (a queued experiment is only queued)."""
-    fetch = shell(f"{sys.executable} -m replication.data fetch --from {REAL_DATA}", clone)
+    fetch = shell(f"{sys.executable} -m replication.tools.data fetch --from {REAL_DATA}", clone)
     assert fetch.returncode == 0, fetch.stderr[-2000:]
     status = shell("dvc status --json", clone)
     assert status.returncode == 0 and json.loads(status.stdout or "{}") == {}, status.stdout[-2000:]  # all in dvc.lock

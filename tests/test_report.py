@@ -6,8 +6,8 @@ import subprocess
 
 from conftest import ROOT
 
-from replication import config as cfg
-from replication import report
+from replication.report import context, draw, provenance
+from replication.report import settings as cfg
 
 
 def _git(repo, *args):
@@ -16,7 +16,7 @@ def _git(repo, *args):
 
 
 def test_git_state_counts_inputs_but_not_the_reports_own_outputs(tmp_path):
-    assert report.git_state(tmp_path) == {"commit": None, "dirty": None, "results_date": None}
+    assert provenance.git_state(tmp_path) == {"commit": None, "dirty": None, "results_date": None}
     lock = "schema: '2.0'\nstages:\n  train:\n    cmd: a\n  report:\n    cmd: r\n"
     (tmp_path / "dvc.lock").write_text(lock)
     (tmp_path / "params.yaml").write_text("a: 1\n")
@@ -25,37 +25,37 @@ def test_git_state_counts_inputs_but_not_the_reports_own_outputs(tmp_path):
     _git(tmp_path, "init", "-q")
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "x")
-    state = report.git_state(tmp_path)
+    state = provenance.git_state(tmp_path)
     assert len(state["commit"]) == 40 and state["dirty"] is False
     # what a render itself changes: the report folder and the report's entry in dvc.lock
     (tmp_path / "report" / "index.html").write_text("new")
     (tmp_path / "dvc.lock").write_text(lock.replace("cmd: r", "cmd: r2"))
-    assert report.git_state(tmp_path)["dirty"] is False
+    assert provenance.git_state(tmp_path)["dirty"] is False
     # an input: another stage's entry, or params.yaml
     (tmp_path / "dvc.lock").write_text(lock.replace("cmd: a", "cmd: b"))
-    assert report.git_state(tmp_path)["dirty"] is True
+    assert provenance.git_state(tmp_path)["dirty"] is True
     (tmp_path / "dvc.lock").write_text(lock)
     (tmp_path / "params.yaml").write_text("a: 2\n")
-    assert report.git_state(tmp_path)["dirty"] is True
+    assert provenance.git_state(tmp_path)["dirty"] is True
 
 
 def test_captions_name_large_stage_groups_once():
     made = [(f"mislabel@r{i}-as_run-0.5", f"results/mislabel/r{i}/as_run/0.5.json") for i in range(13)]
     made += [("overfit", "results/overfit/summary.json")]
-    out = report.compact_sources(made)
+    out = provenance.compact_sources(made)
     assert out["links"] == [("mislabel@* (13 stages)", "results/mislabel"), ("overfit", "results/overfit/summary.json")]
     assert out["command"] == "mislabel overfit"
-    assert report.compact_sources(made[:3])["command"] == " ".join(stage for stage, _ in made[:3])
+    assert provenance.compact_sources(made[:3])["command"] == " ".join(stage for stage, _ in made[:3])
 
 
 def test_alpha_table_rows_follow_the_deepest_network_and_keep_extra_layers():
-    from replication.results import alpha_rows
+    from replication.analysis.results import alpha_rows
 
     def alphas(*names):
         return {"run": "r", "weights": "final", "network": "n", "layers": [
             {"layer": n, "alpha": 0.01 * (i + 1), "r2": 0.9, "intercept": 0.0, "seconds": 1.0}
             for i, n in enumerate(names)]}
-    table = report.alpha_table(alpha_rows({("p", "short"): alphas("input", "conv1_relu", "fc1"),
+    table = context.alpha_table(alpha_rows({("p", "short"): alphas("input", "conv1_relu", "fc1"),
                                            ("p", "deep"): alphas("input", "conv1_relu", "conv2+identity_relu",
                                                                  "avpool", "fc1"),
                                            ("p", "odd"): alphas("input", "conv9_tanh")}))
@@ -65,7 +65,7 @@ def test_alpha_table_rows_follow_the_deepest_network_and_keep_extra_layers():
 
 
 def test_one_colour_per_network():
-    from replication import figures
+    from replication.report import figures
 
     networks = tuple(cfg.load(ROOT / "params.yaml").networks)
     colours = {n: figures._color(n, networks) for n in networks}
@@ -80,14 +80,14 @@ def test_every_preset_but_the_lead_has_a_marker_whichever_leads():
     raw = cfg.load().model_dump(mode="json")
     for lead in ("as_reported", "corrected"):
         sm = cfg.parse({**raw, "smoothness": {**raw["smoothness"], "lead": lead}}).smoothness
-        markers = report.preset_markers(sm)
-        assert set(markers) == set(sm.all_presets) - {lead}
+        markers = draw.preset_markers(sm)
+        assert set(markers) == set(sm.ordered) - {lead}
         assert len(set(markers.values())) == len(markers)
 
 
 def test_a_verdict_count_reads_as_a_sentence():
-    assert report.claims_with(1, "holds") == "1 claim holds"
-    assert report.claims_with(3, "holds") == "3 claims hold"
-    assert report.claims_with(2, "does not hold") == "2 claims do not hold"
-    assert report.claims_with(6, "within noise") == "6 claims are within noise"
-    assert report.claims_with(1, "inconclusive") == "1 claim is inconclusive"
+    assert context.claims_with(1, "holds") == "1 claim holds"
+    assert context.claims_with(3, "holds") == "3 claims hold"
+    assert context.claims_with(2, "does not hold") == "2 claims do not hold"
+    assert context.claims_with(6, "within noise") == "6 claims are within noise"
+    assert context.claims_with(1, "inconclusive") == "1 claim is inconclusive"

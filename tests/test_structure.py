@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from structure import PACKAGE, STAGES, TOOLS, closure, imports, modules
+from structure import FLOORS, PACKAGE, STAGES, TOOLS, closure, dep_paths, imports, modules, path
 
-from replication import layout
-from replication.errors import UserError, run_main
+from replication.core import registry as layout
+from replication.core.errors import UserError, run_main
 
 DVC = yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["stages"]
 MAX_LINES = 450
 
 
 def _module(stage: str) -> str:
-    """The module a dvc.yaml stage runs (`python -m replication.MODULE ...`)."""
+    """The module a dvc.yaml stage runs (`python -m replication.stages.MODULE ...`), as a dotted name under
+    replication/."""
     return _body(stage)["cmd"].split()[2].removeprefix("replication.")
 
 
-def test_every_stage_has_a_dvc_stage_and_a_module():
+def test_replication_is_grouped_into_floors():
+    """Subpackages named after what they hold, a dozen top-level modules at most."""
+    top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 12 and {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(
+        FLOORS)
+    assert all(m.split(".")[0] in FLOORS or m == "__main__" for m in modules())
+
+
+def test_every_stage_has_a_dvc_stage_a_module_and_a_registry_family():
+    """dvc.yaml and the registry name the same families, each run by the same module."""
+    assert {stage: _module(stage) for stage in DVC} == {
+        f.name: f.module.removeprefix("replication.") for f in layout.FAMILIES}
     assert {_module(stage) for stage in DVC} == set(STAGES)
-    assert set(STAGES) <= set(modules())
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -35,7 +46,7 @@ def test_libraries_import_no_stage_or_tool(module):
 
 @pytest.mark.parametrize("module", modules())
 def test_modules_are_short(module):
-    assert len((PACKAGE / f"{module}.py").read_text().splitlines()) <= MAX_LINES
+    assert len(path(module).read_text().splitlines()) <= MAX_LINES
 
 
 def _body(stage: str) -> dict:
@@ -46,14 +57,25 @@ def _body(stage: str) -> dict:
 def test_dvc_deps_are_the_stage_import_closure(stage):
     """A module the stage imports but dvc.yaml does not list would not rerun it; an extra one reruns it
     for nothing (the data tool, the report). Both fail here."""
-    listed = {d.removeprefix("replication/").removesuffix(".py") for d in _body(stage)["deps"]
-              if d.startswith("replication/") and d.endswith(".py")}
-    need = closure(_module(stage))
+    listed = {d for d in _body(stage)["deps"] if d.startswith("replication/") and d.endswith(".py")}
+    need = set(dep_paths(_module(stage)))
     assert listed == need, f"dvc.yaml {stage} deps: add {need - listed}, drop {listed - need}"
 
 
-def test_no_stage_depends_on_the_data_tool():
-    assert all("data" not in closure(stage) for stage in STAGES)
+def test_no_stage_depends_on_a_tool():
+    assert all(not closure(stage) & set(TOOLS) for stage in STAGES)
+
+
+@pytest.mark.parametrize(("floor", "forbidden"), [
+    ("stages.train", ("estimator.", "analysis.", "report.")),  # a training never reruns for an estimator, a claim
+    ("stages.architectures", ("estimator.", "analysis.", "report.")),
+    ("stages.smoothness", ("networks.training", "networks.stopping", "analysis.", "report.")),  # nor a forest for
+    ("stages.mislabel", ("networks.training", "networks.stopping", "analysis.", "report.")),  # training code
+    ("stages.target", ("networks.training", "analysis.", "report.")),
+    ("stages.metrics", ("report.",)),
+])
+def test_each_stage_depends_on_its_own_floors(floor, forbidden):
+    assert not [m for m in closure(floor) if m.startswith(forbidden)]
 
 
 def _outs(stage: str) -> list[str]:
@@ -62,39 +84,41 @@ def _outs(stage: str) -> list[str]:
     return [next(iter(o)) if isinstance(o, dict) else o for o in entries]
 
 
-def _dvc(function, *placeholders) -> str:
-    """layout's path for DVC's ${...} placeholders (they are not valid names, so valid stand-ins go in)."""
+def _dvc(family: layout.Family, *placeholders) -> list[str]:
+    """The registry's outputs of `family` for DVC's ${...} placeholders (they are not valid names, so valid
+    stand-ins go in)."""
     stand_ins = [f"placeholder{i}" for i in range(len(placeholders))]
-    path = str(function(*stand_ins))
-    for stand_in, placeholder in zip(stand_ins, placeholders, strict=True):
-        path = path.replace(stand_in, placeholder)
-    return path
+    paths = []
+    for out in family.outs(*stand_ins):
+        text = str(out)
+        for stand_in, placeholder in zip(stand_ins, placeholders, strict=True):
+            text = text.replace(stand_in, placeholder)
+        paths.append(text)
+    return paths
 
 
 def test_result_paths_match_dvc_yaml():
-    assert {_dvc(lambda k, w=w: layout.weights(k, w), "${key}") for w in ("final", "snapshot")} | {
-        _dvc(layout.train_metrics, "${key}"), _dvc(layout.history, "${key}"),
-        _dvc(layout.train_timing, "${key}")} == set(_outs("train"))
-    assert _outs("target") == [_dvc(layout.target_file, "${key}")]
-    for stage, preset, target in (("smoothness", "${item.preset}", "${item.target}"),
-                                  ("smoothness_original", "${smoothness.original.preset}", "${item}")):
-        assert {_dvc(layout.alphas_json, preset, target), _dvc(layout.alphas_csv, preset, target),
-                _dvc(layout.smoothness_timing, preset, target)} == set(_outs(stage)), stage
-        assert _dvc(layout.input_alpha, preset) in _body(stage)["deps"], stage
-        assert _dvc(layout.target_file, target) in _body(stage)["deps"], stage
-    assert _outs("smoothness_input") == [_dvc(layout.input_alpha, "${item.preset}"),
-                                         _dvc(layout.input_timing, "${item.preset}")]
-    assert _outs("smoothness_original_input") == [_dvc(layout.input_alpha, "${smoothness.original.preset}"),
-                                                  _dvc(layout.input_timing, "${smoothness.original.preset}")]
-    assert _outs("last_layer") == [_dvc(layout.last_layer, "${smoothness.original.preset}", "${key}"),
-                                   _dvc(layout.last_layer_timing, "${smoothness.original.preset}", "${key}")]
-    assert _outs("mislabel") == [_dvc(layout.mislabel, "${item.run}", "${item.preset}", "${item.rate}"),
-                                 _dvc(layout.mislabel_timing, "${item.run}", "${item.preset}", "${item.rate}")]
-    assert _outs("retrain") == [_dvc(layout.retrain_dir, "${item}"), _dvc(layout.retrain_timing, "${item}")]
-    assert _outs("overfit") == [str(layout.OVERFIT)] and _outs("suggest") == [str(layout.SUGGESTIONS)]
-    assert _outs("architectures") == [str(layout.ARCHITECTURES)]
-    assert all(o.startswith(f"{layout.REPORT}/") for o in _outs("report"))
-    assert _outs("metrics") == [str(layout.METRICS)]
+    """dvc.yaml's outputs are the registry's, family by family."""
+    keys = {"train": ("${key}",), "target": ("${key}",), "smoothness_input": ("${item.preset}",),
+            "smoothness": ("${item.preset}", "${item.target}"), "mislabel": ("${item.run}", "${item.preset}",
+                                                                              "${item.rate}"),
+            "retrain": ("${item}",)}
+    for family in layout.FAMILIES:
+        assert _outs(family.name) == _dvc(family, *keys.get(family.name, ())), family.name
+    for stage in ("smoothness",):
+        assert str(layout.input_alpha("${item.preset}".replace("${item.preset}", "p"))).replace(
+            "/p/", "/${item.preset}/") in _body(stage)["deps"]
+    assert _dvc(layout.TARGET, "${item.target}")[0] in _body("smoothness")["deps"]
+
+
+def test_stage_names_come_from_the_registry():
+    """No module but the registry formats a stage name (`train@` and the like in an f-string)."""
+    import re
+
+    families = "|".join(f.name for f in layout.FAMILIES)
+    pattern = re.compile(rf'f"[^"]*\b({families})@\{{')
+    offenders = [m for m in modules() if m != "core.registry" and pattern.search(path(m).read_text())]
+    assert offenders == []
 
 
 def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
@@ -125,7 +149,7 @@ def test_the_report_imports_no_torch():
     import subprocess
     import sys
 
-    code = "import sys, replication.report; assert 'torch' not in sys.modules"
+    code = "import sys, replication.stages.report; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
 
 
@@ -135,14 +159,10 @@ def test_imports_for_annotations_only_are_no_dependency():
     import subprocess
     import sys
 
-    assert "results" in imports("report") and "results" not in closure("overfit")
-    code = "import sys, replication.overfit; assert not {'replication.results', 'pandas'} & set(sys.modules)"
+    assert "analysis.results" in imports("report.render") and "analysis.results" not in closure("stages.overfit")
+    code = ("import sys, replication.stages.overfit; "
+            "assert not {'replication.analysis.results', 'pandas'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
-
-
-@pytest.mark.parametrize("stage", ["smoothness", "last_layer", "mislabel"])
-def test_forest_stages_do_not_depend_on_the_training_loop(stage):
-    assert {"training", "stopping"} & closure(stage) == set()
 
 
 @pytest.mark.parametrize("module", modules())
@@ -150,9 +170,7 @@ def test_functions_are_short(module):
     """No function a reader cannot hold: 60 lines at most, docstring included."""
     import ast
 
-    from structure import PACKAGE
-
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    tree = ast.parse(path(module).read_text())
     long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 60]
     assert long == []

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replication import claims, dataset, mislabel, suggest, wavelets
+from replication.analysis import claims
+from replication.analysis.results import alpha_drops
+from replication.estimator import wavelets
+from replication.networks import dataset
+from replication.stages import mislabel
 
 
 def test_shuffle_fraction_and_determinism():
@@ -35,13 +39,13 @@ def test_alpha_falls_from_clean_to_random_labels():
 
 def test_alpha_drops_on_hand_made_lists():
     layers = [("input", 0.05), ("conv1", 0.06), ("conv2", 0.04), ("conv3", 0.045), ("avpool", 0.03), ("fc1", 0.1)]
-    drops = suggest.alpha_drops(layers)
+    drops = alpha_drops(layers)
     assert [d["layer"] for d in drops] == ["conv2", "avpool"]
     assert drops[0]["previous"] == "conv1" and drops[0]["drop"] == pytest.approx(0.02)
     assert drops[1]["relative_drop"] == pytest.approx(0.015 / 0.045)
-    assert [d["layer"] for d in suggest.alpha_drops(layers, min_drop=0.018)] == ["conv2"]
-    assert suggest.alpha_drops([("a", 1.0), ("b", 2.0)]) == []
-    assert suggest.alpha_drops([]) == []
+    assert [d["layer"] for d in alpha_drops(layers, min_drop=0.018)] == ["conv2"]
+    assert alpha_drops([("a", 1.0), ("b", 2.0)]) == []
+    assert alpha_drops([]) == []
 
 
 def test_overfit_compare():

@@ -8,8 +8,8 @@ import json
 
 from conftest import ROOT
 
-from replication import layout
-from replication.files import write_csv, write_json
+from replication.core import registry as layout
+from replication.core.files import write_csv, write_json
 
 
 def _migration():
@@ -35,7 +35,7 @@ def _old_project(root):
     write_json(root / layout.input_alpha("as_reported"), {"preset": "as_reported", "row": ROWS[0]})
     write_json(root / layout.alphas_json("as_reported", "net"), {"target": "net", "layers": ROWS})
     write_csv(root / layout.alphas_csv("as_reported", "net"), ROWS, [*layout.ALPHA_COLUMNS, "seconds"])
-    write_json(root / layout.last_layer("as_run", "net"), {"target": "net", "row": ROWS[-1]})
+    write_json(root / _migration().last_layer_file("as_run", "net"), {"target": "net", "row": ROWS[-1]})
     write_json(root / layout.mislabel("net", "as_run", 0.5), {"alpha_mean": 0.02})
 
 
@@ -54,7 +54,7 @@ def test_the_migration_moves_every_wall_time_and_rewrites_files_as_the_stages_do
     assert timing(layout.train_timing("net")) == {"seconds": 731.0, "epochs": [5.5, 5.25]}
     assert timing(layout.input_timing("as_reported")) == {"seconds": 28.0}
     assert timing(layout.smoothness_timing("as_reported", "net")) == {"layers": {"conv1_relu": 15.2, "fc1": 3.1}}
-    assert timing(layout.last_layer_timing("as_run", "net")) == {"seconds": 3.1}
+    assert timing(_migration().last_layer_timing_file("as_run", "net")) == {"seconds": 3.1}
     assert timing(layout.mislabel_timing("net", "as_run", 0.5))["seconds"] is None  # not recorded, and says so
 
     # byte for byte what the stages write now
@@ -72,7 +72,7 @@ def test_the_migration_moves_every_wall_time_and_rewrites_files_as_the_stages_do
 
 
 def test_a_timing_file_names_the_machine(tmp_path):
-    from replication import runtime
+    from replication.core import runtime
 
     runtime.write_timing(tmp_path / "t.json", seconds=1.5)
     written = json.loads((tmp_path / "t.json").read_text())

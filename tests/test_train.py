@@ -6,10 +6,11 @@ import pytest
 import torch
 from synthetic import make_splits
 
-from replication import config as cfg
-from replication import data as cifar
-from replication import dataset, layout, runtime, stopping, training
-from replication.errors import UserError
+from replication.core import runtime
+from replication.core.errors import UserError
+from replication.networks import dataset, stopping, training, weights
+from replication.report import settings as cfg
+from replication.tools import data as cifar
 
 # ---------------------------------------------------------------- early stopping, as coded
 
@@ -79,10 +80,11 @@ def tiny(tmp_path_factory):
     }
     raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"},
                                     "long": {"run": "long", "weights": "final"}}
-    raw["smoothness"]["original"]["targets"] = []
+    raw["smoothness"]["presets"]["as_run"]["targets"] = []
     raw["mislabel"].update(runs=["tiny"])
     raw["overfit"].update(run="long", baseline="tiny")
-    raw["report"].update(converge=["tiny", "long"], pruned=[], main_targets=[], overlays={})
+    raw["claims"].update(converge=["tiny", "long"], pruned=[])
+    raw["report"].update(main_targets=[], overlays={})
     raw["suggest"]["derived"] = {}
     params = cfg.parse(raw)
     runtime.setup(params.base)
@@ -173,7 +175,7 @@ def test_snapshot_epoch_beyond_max_epochs(raw):
 def test_metrics_shape(tiny):
     params, ds = tiny
     result = training.fit("tiny", params, ds, torch.device("cpu"), progress=False)
-    from replication import nets
+    from replication.networks import nets
 
     model = nets.build("plain6", params.network_config("plain6"))
     model.load_state_dict(result.weights)
@@ -184,8 +186,8 @@ def test_metrics_shape(tiny):
 
 def test_saved_weights_are_byte_stable(tmp_path):
     state = {"w": torch.arange(6.0).view(2, 3), "b": torch.zeros(2)}
-    layout.save_weights(tmp_path / "a.pt", state)
-    layout.save_weights(tmp_path / "sub" / "b.pt", state)
+    weights.save(tmp_path / "a.pt", state)
+    weights.save(tmp_path / "sub" / "b.pt", state)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "sub" / "b.pt").read_bytes()
     loaded = torch.load(tmp_path / "a.pt", weights_only=True)
     assert torch.equal(loaded["w"], state["w"])

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from replication import wavelets as W
+from replication.estimator import wavelets as W
 
 
 def clusters(n=1500, d=12, sep=1.0, seed=0, classes=10):
@@ -21,7 +21,7 @@ def clusters(n=1500, d=12, sep=1.0, seed=0, classes=10):
     return x.astype(np.float32), y
 
 
-SMALL = W.PRESETS["as_run"].model_copy(update=dict(n_trees=3, m_stop=400))
+SMALL = W.estimator("as_run", dict(n_trees=3, m_stop=400))
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +102,13 @@ def test_log_volumes_equal_explicit_boxes(dec):
 
 
 def test_alpha_rises_with_separability():
-    est = W.PRESETS["as_reported"].model_copy(update=dict(n_trees=4))
+    est = W.estimator("as_reported", dict(n_trees=4))
     alphas = [W.besov_alpha(*clusters(1500, 10, sep=s, seed=1), est).alpha for s in (0.2, 1.0, 3.0)]
     assert alphas[0] < alphas[1] < alphas[2]
 
 
 def test_alpha_falls_as_labels_are_shuffled():
-    est = W.PRESETS["as_run"].model_copy(update=dict(n_trees=4))
+    est = W.estimator("as_run", dict(n_trees=4))
     x, y = clusters(1500, 6, sep=2.5, seed=2)
     rng = np.random.default_rng(0)
     alphas = []
@@ -122,7 +122,7 @@ def test_alpha_falls_as_labels_are_shuffled():
 
 def test_same_seed_same_alpha_and_n_jobs_does_not_matter():
     x, y = clusters(800, 8)
-    est = W.PRESETS["as_reported"].model_copy(update=dict(n_trees=4))
+    est = W.estimator("as_reported", dict(n_trees=4))
     a = W.besov_alpha(x, y, est, n_jobs=1)
     b = W.besov_alpha(x, y, est, n_jobs=2)
     assert a.alpha == b.alpha and a.error == b.error
@@ -132,7 +132,7 @@ def test_same_seed_same_alpha_and_n_jobs_does_not_matter():
 
 def test_min_max_scaling_makes_alpha_invariant_to_affine_rescaling():
     x, y = clusters(600, 5)
-    est = W.PRESETS["as_run"].model_copy(update=dict(n_trees=2))
+    est = W.estimator("as_run", dict(n_trees=2))
     scaled = x * np.array([3, 0.5, 1, 10, 2], dtype=np.float32) + 7
     assert W.besov_alpha(x, y, est).alpha == pytest.approx(W.besov_alpha(scaled, y, est).alpha, rel=1e-9)
 
@@ -189,14 +189,14 @@ def test_cli_json(tmp_path):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
     out = subprocess.run(
-        [sys.executable, "-m", "replication.wavelets", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
+        [sys.executable, "-m", "replication.estimator.wavelets", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
          "--preset", "as_run", "--set", "n_trees=2", "--json"],
         capture_output=True, text=True, check=True,
     )
     result = json.loads(out.stdout)
     assert result["alpha"] > 0 and len(result["error"]) == len(result["m"])
     bad = subprocess.run(
-        [sys.executable, "-m", "replication.wavelets", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
+        [sys.executable, "-m", "replication.estimator.wavelets", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
          "--set", "depth=3"], capture_output=True, text=True,
     )
     assert bad.returncode == 1 and "unknown estimator field 'depth'" in bad.stderr

@@ -1,0 +1,90 @@
+"""One rule for every claim: an effect in units of its own noise (z), and the verdict z alone decides.
+
+z >= NOISE_SDS holds, z <= -NOISE_SDS does not hold, anything between is within noise; without a measured noise
+a claim is inconclusive. `network_effect` measures one network's effect in the seed sd of the same quantity
+(its own seeds, or borrowed); `rank_noise` is the noise of a rank correlation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from replication.analysis import settings as cfg
+from replication.analysis.seed_groups import SeedGroup, mean_sd
+
+if TYPE_CHECKING:  # annotations only (see seed_groups)
+    from replication.analysis.results import Results
+
+NOISE_SDS = 2.0  # a difference "exceeds the seed noise" when it is at least this many seed sds
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+WITHIN_NOISE = "within noise"  # |z| < NOISE_SDS: the noise could have made the effect, either way
+
+
+def z_of(effect: float, sd: float | None) -> float | None:
+    """An effect in units of its noise (None when there is no noise to measure it in)."""
+    return float(effect / sd) if sd is not None and sd > 0 else None
+
+
+def z_verdict(z: float | None) -> str:
+    """The one rule, the same for every claim and preset. z is the claim's effect in units of its own noise,
+    positive the way the original claims: z >= 2 holds, z <= -2 does not hold, anything between is within
+    noise (its sign decides nothing); no z (no noise measured, or too few networks) is inconclusive."""
+    if z is None:
+        return INCONCLUSIVE
+    return HOLDS if z >= NOISE_SDS else FAILS if z <= -NOISE_SDS else WITHIN_NOISE
+
+
+def weakest(zs: list[float | None]) -> float | None:
+    """A claim on every network holds as far as its weakest network does (None when any has no noise)."""
+    return None if not zs or any(z is None for z in zs) else min(zs)
+
+
+def rank_noise(n: int, boot_sd: float | None = None) -> float:
+    """The noise of a rank correlation over n points: its bootstrap sd over training seeds, but never less than
+    its sd under no correlation at all, 1 / sqrt(n - 1) (seeds that never reorder the points do not make a
+    correlation of a handful of points exact)."""
+    return max(boot_sd or 0.0, 1.0 / float(np.sqrt(n - 1)))
+
+
+def spearman(a: dict[str, float], b: dict[str, float]) -> float:
+    """Spearman rank correlation of two scores over the same keys (scipy's: tied values share their mean rank)."""
+    keys = list(a)
+    return float(spearmanr([a[k] for k in keys], [b[k] for k in keys]).statistic)
+
+
+Quantity = Callable[[list[str], list[float]], "float | None"]  # one run's layer names and alphas -> a number
+
+
+def network_effect(params: cfg.Params, results: Results, target: str, quantity: Quantity,
+                   own: dict[str, SeedGroup], noise_groups: dict[str, SeedGroup]) -> dict | None:
+    """One network's effect and its noise: the seed mean and sd of `quantity` where the network's run has seed
+    runs; else its one value, in the sd of the same quantity over the seeds of its own group or, failing
+    that, the largest over the noise groups (None when a layer the quantity needs is missing)."""
+    tc = params.target_config(target)
+    group = own.get(tc.run) if tc.weights == "final" else None
+
+    def per_seed(g: SeedGroup) -> list[float]:
+        names = [s.layer for s in g.alpha]
+        values = [quantity(names, list(row)) for row in g.per_run.itertuples(index=False)]
+        return [] if None in values else values
+
+    if group is not None:
+        values = per_seed(group)
+        if not values:
+            return None
+        (effect, sd), runs, sd_from, borrowed = mean_sd(values), len(values), group.group, False
+    else:
+        rows = results.layers(target)
+        effect, runs, borrowed = quantity(rows.layer.tolist(), rows.alpha.tolist()), 1, True
+        if effect is None:
+            return None
+        mine = noise_groups.get(tc.run) if tc.weights == "final" else None
+        spreads = [(mean_sd(v).sd, g.group) for g in ([mine] if mine else noise_groups.values())
+                   if len(v := per_seed(g)) >= 2]
+        sd, sd_from = max(spreads) if spreads else (None, None)
+    return {"target": target, "effect": effect, "sd": sd, "z": z_of(effect, sd), "sd_from": sd_from,
+            "borrowed": borrowed, "runs": runs}

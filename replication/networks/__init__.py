@@ -1,0 +1,1 @@
+"""The networks and their training: settings, data, architectures, the training loop, weights."""

@@ -1,0 +1,1 @@
+"""The report: its settings, provenance, template context, figures and rendering."""

@@ -1,0 +1,1 @@
+"""Command-line tools that are not pipeline stages: data fetching, compare, whatif."""
