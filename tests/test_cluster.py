@@ -100,6 +100,9 @@ def test_an_interrupted_stage_resumes_from_the_layers_that_landed(tiny, schedule
     for thread in threading.enumerate():
         if thread.name.startswith("cluster-job-"):
             thread.join(timeout=300)
+    # and, as a new process would, the resumed run gets its own client: data the abandoned one scattered (same
+    # content, same keys) is released with it first, not under the resumed run's tasks (CI: "lost dependencies")
+    cluster.disconnect()
     again = []
     rows = layerwise.layer_alphas(model, images, labels, est, done={r["layer"]: r for r in landed},
                                   on_layer=again.append, progress=False)
