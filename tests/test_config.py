@@ -207,9 +207,10 @@ def test_run_and_network_defaults_are_the_originals(raw):
 
 
 def test_seed_groups_are_the_runs_that_differ_only_by_seed(raw):
-    assert cfg.parse(raw).seed_groups == {
-        "resnet12": ("resnet12", "resnet12_seed1", "resnet12_seed2", "resnet12_seed3", "resnet12_seed4"),
-        "plain12": ("plain12", "plain12_seed1", "plain12_seed2", "plain12_seed3", "plain12_seed4")}
+    groups = cfg.parse(raw).seed_groups
+    assert groups["resnet12"] == ("resnet12", "resnet12_seed1", "resnet12_seed2", "resnet12_seed3", "resnet12_seed4")
+    assert groups["resnet12_overfit"] == ("resnet12_overfit",) + tuple(f"resnet12_overfit_seed{s}" for s in range(101, 105))
+    assert all(len(runs) == 5 for runs in groups.values()) and len(groups) == 11  # every network: five seeds
     raw["runs"]["plain12_seed1"]["stopping"] = "patience"  # another protocol: no longer the same network's seed
     raw["runs"]["resnet12_seed2"]["seed"] = 9  # ordered by seed, whatever the order in params.yaml
     groups = cfg.parse(raw).seed_groups
