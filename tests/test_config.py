@@ -63,7 +63,8 @@ def test_float_written_without_dot_is_a_string(raw):
         ("smoothness", "presets", {"as_run": {"n_trees": 0}}, "preset 'as_run': key 'n_trees' must be greater"),
         ("smoothness", "presets", {"as_run": {"trees": 3}}, "preset 'as_run': unknown estimator field 'trees'"),
         ("smoothness", "presets", {"as_run": {"norm": "l1"}}, "key 'norm' must be 'volume' or 'empirical'"),
-        ("smoothness", "presets", {"as_run": {"targets": "resnet12"}}, "preset 'as_run': targets must be a list"),
+        ("smoothness", "presets", {"as_run": {"layers": "some"}}, "preset 'as_run': layers must be 'all' or 'last'"),
+        ("smoothness", "presets", {"as_run": {"targets": ["resnet12"]}}, "preset 'as_run': `targets` is gone; give"),
         ("smoothness", "presets", {"As Run": {}}, "name 'As Run' at 'smoothness.presets.As Run.\\[key\\]' must match"),
     ],
 )
@@ -176,8 +177,8 @@ def test_each_preset_has_its_own_targets_and_stage(raw):
 @pytest.mark.parametrize("change, message", [
     (lambda sm: {"presets": {}}, "smoothness.presets' Dictionary should have at least 1 item"),
     (lambda sm: {"original": "nope"}, "smoothness.original is 'nope', which is not in smoothness.presets"),
-    (lambda sm: {"presets": {**sm["presets"], "as_run": {"targets": ["resnet12", "nope"]}}},
-     "smoothness.presets.as_run.targets\\[\\] is 'nope', which is not in smoothness.targets"),
+    (lambda sm: {"targets": {**sm["targets"], "plain6": {"run": "plain6", "weights": "final", "layers": "x"}}},
+     "smoothness.targets.plain6.layers"),
     (lambda sm: {"presets": {k: v for k, v in sm["presets"].items() if k != "as_run"}},
      "smoothness.original is 'as_run', which is not in smoothness.presets"),
 ])
@@ -193,6 +194,20 @@ def test_a_preset_is_data(raw):
     sm = cfg.parse(raw).smoothness
     assert sm.estimator("fewer_trees") == sm.estimator("corrected").model_copy(update={"n_trees": 5})
     assert sm.every_layer("fewer_trees") == tuple(sm.targets) and sm.ordered[-1] == "fewer_trees"
+    assert "plain6_noavgpool" not in sm.every_layer("as_run") and "plain6_noavgpool" in sm.every_layer("corrected")
+
+
+def test_a_targets_layers_override_its_presets(raw):
+    """Coverage is per target: as_run takes the last layer unless a target asks for all; `last` narrows every
+    preset on one target the same way, and nothing else moves."""
+    targets = raw["smoothness"]["targets"]
+    before = cfg.parse(raw).smoothness
+    targets["plain6_noavgpool"]["layers"] = "all"
+    targets["resnet12"]["layers"] = "last"
+    after = cfg.parse(raw).smoothness
+    assert set(after.every_layer("as_run")) == set(before.every_layer("as_run")) - {"resnet12"} | {"plain6_noavgpool"}
+    assert set(after.every_layer("corrected")) == set(before.every_layer("corrected")) - {"resnet12"}
+    assert before.every_layer("corrected") == tuple(targets)
     raw["mislabel"]["presets"] = ["nope"]
     with pytest.raises(cfg.ConfigError, match="mislabel.presets\\[\\] is 'nope', which is not in smoothness.presets"):
         cfg.parse(raw)

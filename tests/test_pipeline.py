@@ -32,9 +32,10 @@ def tiny_params(raw: dict) -> dict:
     raw["runs"] = {k: {**raw["runs"][k], "max_epochs": epochs} for k, epochs in keep.items()}
     for preset in raw["smoothness"]["presets"].values():
         preset.update(n_trees=2, m_stop=100)
-    raw["smoothness"]["targets"] = {k: raw["smoothness"]["targets"][k]
+    raw["smoothness"]["targets"] = {k: {"run": raw["smoothness"]["targets"][k]["run"],
+                                        "weights": raw["smoothness"]["targets"][k]["weights"]}
                                     for k in ("resnet12", "resnet12_epoch5", "resnet12_seed1", "resnet12_overfit")}
-    raw["smoothness"]["presets"]["as_run"]["targets"] = ["resnet12"]
+    raw["smoothness"]["targets"]["resnet12"]["layers"] = "all"  # as_run: every layer here, fc1 elsewhere
     raw["mislabel"].update(seeds=[0, 1], retrain=[0.5], rates=[0.0, 1.0], presets=["as_run"],
                            runs=["resnet12", "resnet12_seed1"])
     raw["suggest"]["derived"] = {"plain6": "resnet12"}

@@ -80,7 +80,7 @@ def tiny(tmp_path_factory):
     }
     raw["smoothness"]["targets"] = {"tiny": {"run": "tiny", "weights": "final"},
                                     "long": {"run": "long", "weights": "final"}}
-    raw["smoothness"]["presets"]["as_run"]["targets"] = []
+    raw["smoothness"]["presets"]["as_run"]["layers"] = "last"
     raw["mislabel"].update(runs=["tiny"])
     raw["overfit"].update(run="long", baseline="tiny")
     raw["claims"].update(converge=["tiny", "long"], pruned=[])

@@ -3,8 +3,10 @@ sections that run them (smoothness, mislabel).
 
 Settings only (no numerics, no sklearn): the smoothness and mislabel stages validate these, and the wavelets
 module uses the Estimator model. A preset is data: params.yaml's smoothness.presets.NAME lists the fields that
-differ from Estimator's defaults and, optionally, the targets whose every layer it analyses (default: all; on
-the others it gives the last layer's alpha, seconds each).
+differ from Estimator's defaults and, optionally, `layers`: `all` (the default) or `last`, the layers it
+analyses on every target; a target's own `layers` (smoothness.targets.NAME.layers: all or last) overrides it
+for every preset, so a change of coverage reruns that target's stages only (the last layer takes seconds, every
+layer minutes to hours).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from replication.networks.settings import Weights
 
 MAX_TREES = 1000  # 100 times the original's 10: about 100 h per layer on 2 cores under as_run; more is a typo
 Count = Annotated[int, Field(ge=1, le=MAX_INT)]
-TARGETS = "targets"  # the one key of a preset that is not an estimator field
+LAYERS = "layers"  # the one key of a preset that is not an estimator field: all or last
+Coverage = Literal["all", "last"]
 
 
 class EstimatorError(UserError):
@@ -91,15 +94,20 @@ def max_features_arg(value: str) -> str | float | None:
 
 
 def from_fields(fields: Any, where: str) -> Estimator:
-    """The Estimator a preset's fields (its `targets` aside) describe; EstimatorError naming `where` and the key."""
+    """The Estimator a preset's fields (its `layers` aside) describe; EstimatorError naming `where` and the key."""
     if not isinstance(fields, dict):
         raise EstimatorError(f"{where} must be a mapping of estimator fields, got {short(fields)}")
-    unknown = sorted(set(fields) - set(Estimator.model_fields) - {TARGETS})
+    if "targets" in fields:
+        raise EstimatorError(f"{where}: `targets` is gone; give the preset `layers: last` and the targets that get "
+                             f"every layer `layers: all` (smoothness.targets.NAME.layers)")
+    unknown = sorted(set(fields) - set(Estimator.model_fields) - {LAYERS})
     if unknown:
         raise EstimatorError(f"{where}: unknown estimator field {short(unknown[0])}; fields: "
-                             f"{', '.join(Estimator.model_fields)} (and {TARGETS})")
+                             f"{', '.join(Estimator.model_fields)} (and {LAYERS})")
+    if fields.get(LAYERS, "all") not in ("all", "last"):
+        raise EstimatorError(f"{where}: {LAYERS} must be 'all' or 'last', got {short(fields[LAYERS])}")
     try:
-        return Estimator.model_validate({k: v for k, v in fields.items() if k != TARGETS})
+        return Estimator.model_validate({k: v for k, v in fields.items() if k != LAYERS})
     except ValidationError as err:
         raise EstimatorError(f"{where}: {describe_errors(err)}") from None
 
@@ -112,18 +120,19 @@ def estimator(preset: str, overrides: dict[str, Any] | None = None,
     if not isinstance(presets, dict) or preset not in presets:
         known = ", ".join(presets) if isinstance(presets, dict) else "none"
         raise EstimatorError(f"unknown estimator preset {short(preset)}; known ({params_file}): {known}")
-    fields = {k: v for k, v in presets[preset].items() if k != TARGETS}
+    fields = {k: v for k, v in presets[preset].items() if k != LAYERS}
     return from_fields({**fields, **dict(overrides or {})}, f"preset {preset!r}")
 
 
 class TargetConfig(Section):
     run: Name  # key into `runs`
     weights: Weights
+    layers: Coverage | None = None  # all or last under every preset; None: each preset's own `layers`
 
 
 class SmoothnessConfig(Section):
-    # name -> estimator fields that differ from the defaults, and optionally `targets`: the targets whose every
-    # layer it analyses (default all); stages smoothness@PRESET-TARGET for every target
+    # name -> estimator fields that differ from the defaults, and optionally `layers` (all or last) on every target
+    # unless the target says otherwise; stages smoothness@PRESET-TARGET for every target
     presets: Annotated[dict[Name, dict[Str, Any]], Field(min_length=1)]
     lead: Name  # the preset that the report and the claims lead with: a view of the results
     original: Name  # the preset that is the original code's estimator: its numbers stand beside the original's
@@ -138,10 +147,6 @@ class SmoothnessConfig(Section):
                 from_fields(fields, f"preset {name!r}")
             except EstimatorError as err:
                 raise ValueError(str(err)) from None
-            targets = fields.get(TARGETS)
-            if targets is not None and (not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)):
-                raise ValueError(f"preset {name!r}: {TARGETS} must be a list of smoothness.targets names, got "
-                                 f"{short(targets)}")
         return presets
 
     def estimator(self, preset: str) -> Estimator:
@@ -150,8 +155,8 @@ class SmoothnessConfig(Section):
 
     def every_layer(self, preset: str) -> tuple[str, ...]:
         """The targets whose every layer `preset` analyses (on the others: the last layer), in targets' order."""
-        listed = core.lookup(self.presets, preset, "smoothness.presets").get(TARGETS)
-        return tuple(t for t in self.targets if listed is None or t in listed)
+        default = core.lookup(self.presets, preset, "smoothness.presets").get(LAYERS, "all")
+        return tuple(t for t, tc in self.targets.items() if (tc.layers or default) == "all")
 
     @property
     def ordered(self) -> tuple[str, ...]:
@@ -198,9 +203,6 @@ def check(p: Params, source: str) -> None:
         core.need(source, target.run, p.runs, f"smoothness.targets.{name}.run", "runs")
     for key in ("lead", "original"):
         core.need(source, getattr(sm, key), sm.presets, f"smoothness.{key}", "smoothness.presets")
-    for preset, fields in sm.presets.items():
-        for name in fields.get(TARGETS) or ():
-            core.need(source, name, sm.targets, f"smoothness.presets.{preset}.{TARGETS}[]", "smoothness.targets")
     ml = p.mislabel
     for preset in ml.presets:
         core.need(source, preset, sm.presets, "mislabel.presets[]", "smoothness.presets")
