@@ -12,8 +12,9 @@ FLOORS = ("core", "networks", "estimator", "analysis", "report", "tools", "stage
 
 
 def modules() -> list[str]:
+    """Every module, and every package below a floor (analysis.claims: its __init__.py), by dotted name."""
     found = [p.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".") for p in PACKAGE.rglob("*.py")]
-    return sorted(m for m in found if not m.endswith("__init__"))
+    return sorted(m.removesuffix(".__init__") for m in found if not m.endswith("__init__") or m.count(".") >= 2)
 
 
 STAGES = tuple(m for m in modules() if m.startswith("stages."))
@@ -21,7 +22,8 @@ TOOLS = (*(m for m in modules() if m.startswith("tools.")), "__main__")  # comma
 
 
 def path(module: str) -> Path:
-    return PACKAGE / (module.replace(".", "/") + ".py")
+    folder = PACKAGE / module.replace(".", "/")
+    return folder / "__init__.py" if folder.is_dir() else folder.with_suffix(".py")
 
 
 def _type_only(tree: ast.Module) -> set[ast.AST]:
@@ -63,4 +65,4 @@ def closure(module: str) -> set[str]:
 
 def dep_paths(module: str) -> list[str]:
     """The closure as dvc.yaml lists it: replication/FLOOR/MODULE.py paths, sorted."""
-    return sorted(f"replication/{m.replace('.', '/')}.py" for m in closure(module))
+    return sorted(path(m).relative_to(PACKAGE.parent).as_posix() for m in closure(module))

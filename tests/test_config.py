@@ -160,15 +160,15 @@ def test_dvc_set_param_to_the_same_value_leaves_params_yaml_byte_identical(tmp_p
 
 def test_each_preset_has_its_own_targets_and_stage(raw):
     sm = cfg.parse(raw).smoothness
-    assert tuple(sm.presets) == ("as_reported", "corrected", "as_run") and sm.lead == "as_reported"
-    assert sm.ordered == ("as_reported", "corrected", "as_run") and sm.original == "as_run"
+    assert tuple(sm.presets) == ("as_reported", "corrected", "as_run") and sm.lead == "as_run"
+    assert sm.ordered == ("as_run", "as_reported", "corrected") and sm.original == "as_run"  # the lead first
     assert sm.every_layer("as_reported") == sm.every_layer("corrected") == tuple(sm.targets)
     assert set(sm.every_layer("as_run")) == {"resnet12", "plain12", "resnet12_epoch5", "plain12_epoch5",
                                             "resnet12_tanh", "plain12_tanh", "resnet10", "plain6", "resnet12_overfit"}
     assert sm.estimator("as_run").max_features == "all" and sm.estimator("as_reported").max_features == "sqrt"
-    assert [layout.SMOOTHNESS.stage(p, "plain12") for p in sm.ordered] == [
+    assert [layout.SMOOTHNESS.stage(p, "plain12") for p in sm.presets] == [
         "smoothness@as_reported-plain12", "smoothness@corrected-plain12", "smoothness@as_run-plain12"]
-    assert [layout.SMOOTHNESS_INPUT.stage(p) for p in sm.ordered] == [
+    assert [layout.SMOOTHNESS_INPUT.stage(p) for p in sm.presets] == [
         "smoothness_input@as_reported", "smoothness_input@corrected", "smoothness_input@as_run"]
     lead = cfg.parse({**raw, "smoothness": {**raw["smoothness"], "lead": "corrected"}}).smoothness
     assert lead.ordered == ("corrected", "as_reported", "as_run")  # the lead first: a view, same set
@@ -179,7 +179,7 @@ def test_each_preset_has_its_own_targets_and_stage(raw):
     (lambda sm: {"original": "nope"}, "smoothness.original is 'nope', which is not in smoothness.presets"),
     (lambda sm: {"targets": {**sm["targets"], "plain6": {"run": "plain6", "weights": "final", "layers": "x"}}},
      "smoothness.targets.plain6.layers"),
-    (lambda sm: {"presets": {k: v for k, v in sm["presets"].items() if k != "as_run"}},
+    (lambda sm: {"presets": {k: v for k, v in sm["presets"].items() if k != "as_run"}, "lead": "as_reported"},
      "smoothness.original is 'as_run', which is not in smoothness.presets"),
 ])
 def test_every_preset_setting_works_or_is_refused_in_one_line(raw, change, message):
@@ -224,7 +224,8 @@ def test_run_and_network_defaults_are_the_originals(raw):
 def test_seed_groups_are_the_runs_that_differ_only_by_seed(raw):
     groups = cfg.parse(raw).seed_groups
     assert groups["resnet12"] == ("resnet12", "resnet12_seed1", "resnet12_seed2", "resnet12_seed3", "resnet12_seed4")
-    assert groups["resnet12_overfit"] == ("resnet12_overfit",) + tuple(f"resnet12_overfit_seed{s}" for s in range(101, 105))
+    overfit = tuple(f"resnet12_overfit_seed{s}" for s in range(101, 105))
+    assert groups["resnet12_overfit"] == ("resnet12_overfit", *overfit)
     assert all(len(runs) == 5 for runs in groups.values()) and len(groups) == 11  # every network: five seeds
     raw["runs"]["plain12_seed1"]["stopping"] = "patience"  # another protocol: no longer the same network's seed
     raw["runs"]["resnet12_seed2"]["seed"] = 9  # ordered by seed, whatever the order in params.yaml

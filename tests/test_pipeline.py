@@ -84,7 +84,7 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
         assert section in text, section
     assert "65.63%" in text  # an original number beside the reproduced ones
     assert "retraining on shuffled labels" in text  # the optional study, switched on here
-    assert "Against the seed noise" in text and "single runs differ" in text  # two seeds per group here
+    assert "Against the seed noise" in text and "standard error of that difference" in text  # own noise only
     html = (work / "report" / "index.html").read_text()
     assert "<svg" not in html and "figures/curves.svg" in html
     # every figure names the concrete stages behind it and the command that rebuilds it

@@ -4,11 +4,12 @@ between networks, from the original and between layers, all in seed standard dev
 
 from __future__ import annotations
 
-from replication.analysis import claims
+import numpy as np
+
 from replication.analysis import settings as cfg
 from replication.analysis.results import Results
 from replication.analysis.seed_groups import SeedGroup, Stat, by_first_run, in_sds, mean_sd, seed_table, single_runs
-from replication.analysis.zscore import z_of
+from replication.analysis.zscore import NOISE_SDS, z_of
 
 
 def interval_gap(value: float, low: float, high: float) -> float:
@@ -17,7 +18,7 @@ def interval_gap(value: float, low: float, high: float) -> float:
 
 
 def layer_fidelity(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], close: float = 0.005,
-                   k: float = claims.NOISE_SDS) -> list[dict]:
+                   k: float = NOISE_SDS) -> list[dict]:
     """Each reproduced layer against the original's interval: the gap (0 inside it), and the gap in
     seed sds where the network has seed runs. Uses the seed mean where seeds exist, else the single run."""
     by_first = by_first_run(seeds)
@@ -48,31 +49,22 @@ def layer_fidelity(params: cfg.Params, results: Results, orig: dict, seeds: list
     return out
 
 
-def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: float = claims.NOISE_SDS) -> list[dict]:
+def fidelity_by_preset(params: cfg.Params, results: Results, orig: dict, k: float = NOISE_SDS) -> list[dict]:
     """layer_fidelity under the main preset, each network carrying the same comparison under the other presets
     that reached it and measure the original's quantity, the slope of the same error (`presets`: preset -> rows,
-    close, within_noise). A preset without seed runs of a network (the costly one) is measured in the main
-    preset's seed sd of that layer, when that preset is its noise source (claims.noise_source: alphas on its scale)."""
-    main_preset, *others = params.smoothness.ordered
+    close, within_noise). Every gap is in the preset's own seed sd of that network's layer: a layer analysed on
+    one seed only under a preset has no sd there (nothing is borrowed from another preset or network)."""
+    _, *others = params.smoothness.ordered
     main = layer_fidelity(params, results, orig, seed_table(params, results), k=k)
     quantity = params.smoothness.estimator(orig["per_layer"]["estimator"]).error
     for preset in others:
         if params.smoothness.estimator(preset).error != quantity:
             continue  # e.g. corrected: the slope of the L2 error, about half the original's
         res = results.of(preset)
-        borrow = claims.noise_source(params, preset) == main_preset
         theirs = {f["target"]: f for f in layer_fidelity(params, res, orig, seed_table(params, res), k=k)}
         for f in main:
-            other = theirs.get(f["target"])
-            if other is None:
-                continue
-            main_sd = {r["layer"]: r["sd"] for r in f["rows"]}
-            for r in other["rows"]:
-                if r["sd"] is None and borrow and main_sd.get(r["layer"]) is not None:
-                    r["sds"], r["sd_from"] = in_sds(r["gap"], main_sd[r["layer"]]), main_preset
-            other["within_noise"] = sum(r["sds"] is not None and r["sds"] <= k for r in other["rows"])
-            other["with_sd"] = sum(r["sds"] is not None for r in other["rows"])
-            f.setdefault("presets", {})[preset] = other
+            if f["target"] in theirs:
+                f.setdefault("presets", {})[preset] = theirs[f["target"]]
     return main
 
 
@@ -82,49 +74,50 @@ def original_reached(params: cfg.Params, fidelity: list[dict]) -> list[dict]:
 
 
 def noise(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup],
-          k: float = claims.NOISE_SDS) -> dict | None:
-    """Differences of this run in units of the seed sd: between networks, against the original, between layers.
-
-    With three seeds an sd is a rough estimate; the threshold is k times it, and the ratios are kept
-    so a reader can apply a stricter one. None when no group has two seeds.
-    """
+          k: float = NOISE_SDS) -> dict | None:
+    """Differences of this run in its own noise: between networks (the standard error of the difference of two
+    seed means), against the original and between layers (the network's own seed sd). The threshold is k times
+    it; the ratios are kept so a reader can apply a stricter one. None when no group has two seeds. The claims'
+    own evidence (results/claims.json) is not repeated here."""
     groups = [g for g in seeds if len(g.runs) >= 2]
     if not groups:
         return None
     by_run = by_first_run(groups)
     return {"k": k, "pairs": _pairs(groups), **_against_original(params, results, orig, groups, k),
-            "falls": _layer_falls(params, results, by_run, k), "overfit": _overfit(params, results, by_run, k),
+            "falls": _layer_falls(params, results, by_run, k),
             "min_runs": min(len(g.runs) for g in groups)}
 
 
+def _se(a: Stat, n_a: int, b: Stat, n_b: int) -> float:
+    """Standard error of the difference of two seed means from their sds and seed counts."""
+    return float(np.hypot(a.sd / np.sqrt(n_a), b.sd / np.sqrt(n_b)))
+
+
 def _pairs(groups: list[SeedGroup]) -> list[dict]:
-    """Every two seed groups: accuracy, restored epoch and (with two analysed seeds each) fc1 apart, in sds."""
+    """Every two seed groups: accuracy, restored epoch and (with two analysed seeds each) fc1 apart, each gap of
+    two seed means in the standard error of that difference."""
     pairs = []
     for i, a in enumerate(groups):
         for b in groups[i + 1:]:
             gap = a.accuracy.mean - b.accuracy.mean
+            na, nb = len(a.runs), len(b.runs)
             pair = {"a": a, "b": b, "accuracy_gap": gap,
-                    "accuracy_sds": in_sds(gap, max(a.accuracy.sd, b.accuracy.sd)),
-                    "epoch_sds": in_sds(a.epoch.mean - b.epoch.mean, max(a.epoch.sd, b.epoch.sd)),
+                    "accuracy_sds": in_sds(gap, _se(a.accuracy, na, b.accuracy, nb)),
+                    "epoch_sds": in_sds(a.epoch.mean - b.epoch.mean, _se(a.epoch, na, b.epoch, nb)),
                     "fc1": None}
             if a.n_alpha >= 2 and b.n_alpha >= 2:
                 fa, fb = a.alpha[-1], b.alpha[-1]
                 pair["fc1"] = {"a": Stat(fa.mean, fa.sd), "b": Stat(fb.mean, fb.sd),
-                               "sds": in_sds(fa.mean - fb.mean, max(fa.sd, fb.sd))}
+                               "sds": in_sds(fa.mean - fb.mean, _se(fa, a.n_alpha, fb, b.n_alpha))}
             pairs.append(pair)
     return pairs
 
 
 def _against_original(params: cfg.Params, results: Results, orig: dict, groups: list[SeedGroup], k: float) -> dict:
-    """Accuracy against the original's: seed means and epoch-5 snapshots in their sd, single runs against k
-    times the largest seed spread."""
+    """Accuracy against the original's: seed means and epoch-5 snapshots, each in its own network's seed sd."""
     means = [{"group": g.group, "gap": g.accuracy.mean - orig["runs"][g.runs[0]]["test_accuracy"],
               "sds": in_sds(g.accuracy.mean - orig["runs"][g.runs[0]]["test_accuracy"], g.accuracy.sd)}
              for g in groups if g.runs[0] in orig["runs"]]
-    spread = max(g.accuracy.sd for g in groups)
-    single = [r for r in single_runs(params) if r in orig["runs"] and r in results.runs.index]
-    gaps = {r: results.runs.test_accuracy[r] - orig["runs"][r]["test_accuracy"] for r in single}
-    far = [{"run": r, "gap": gap} for r, gap in gaps.items() if abs(gap) > k * spread]
     snapshots = []
     for g in groups:
         if g.runs[0] in orig["snapshots"]:
@@ -132,7 +125,7 @@ def _against_original(params: cfg.Params, results: Results, orig: dict, groups: 
             snapshots.append({"group": g.group, "mean": g.snapshot.mean, "original": original,
                               "gap": g.snapshot.mean - original, "sds": in_sds(g.snapshot.mean - original,
                                                                                g.snapshot.sd)})
-    return {"means": means, "spread": spread, "n_single": len(single), "far": far, "snapshots": snapshots}
+    return {"means": means, "snapshots": snapshots}
 
 
 def _layer_falls(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup], k: float) -> list[dict]:
@@ -149,58 +142,36 @@ def _layer_falls(params: cfg.Params, results: Results, by_run: dict[str, SeedGro
     return falls
 
 
-def _overfit(params: cfg.Params, results: Results, by_run: dict[str, SeedGroup], k: float) -> dict | None:
-    """The overfitted network's conv layers lower by more than k seed sds, and its fc1 difference in sds (None
-    when the baseline has no seed group)."""
-    long_run, baseline = params.overfit.run, params.overfit.baseline
-    g = by_run.get(baseline)
-    if g is None or not results.has(long_run) or not results.has(baseline):
-        return None
-    sd = {s.layer: s.sd for s in g.alpha}
-    layers = claims.layer_differences(*(results.layers(t)[["layer", "alpha"]].to_dict("records")
-                                        for t in (long_run, baseline)))
-    # conv layers as claims.conv_lower counts them
-    rows = [r for r in layers if r["layer"].startswith("conv") and r["difference"] is not None and r["layer"] in sd]
-    fc = layers[-1]
-    return {"baseline": g.runs[0], "lower": sum(r["difference"] < -k * sd[r["layer"]] for r in rows),
-            "of": len(rows), "fc1_difference": fc["difference"],
-            "fc1_sds": in_sds(fc["difference"], sd.get(fc["layer"], 0.0))}
+def _spread(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sd of a network's own seed values (sd None with one value: no noise of its own)."""
+    return tuple(mean_sd(values)) if len(values) >= 2 else (values[0], None)
 
 
-def _spread(values: list[float], groups: list[list[float]]) -> tuple[float, float | None, bool]:
-    """Mean and sd of a network's seed values; a network with one value borrows the largest sd of `groups`."""
-    if len(values) >= 2:
-        return (*mean_sd(values), False)
-    sds = [mean_sd(g).sd for g in groups if len(g) >= 2]
-    return values[0], max(sds) if sds else None, True
-
-
-def summary_rows(params: cfg.Params, results: Results, orig: dict, k: float = claims.NOISE_SDS) -> list[dict]:
+def summary_rows(params: cfg.Params, results: Results, orig: dict, k: float = NOISE_SDS) -> list[dict]:
     """Page 1: per network shown on its own, the original's test accuracy and fc1 alpha beside this run's, as mean
-    and sd over its training seeds (one run: its value, in the largest seed sd of the networks with seeds). fc1
-    is the original's own estimator's (smoothness.original, every target). Each comparison is a z (the gap to the
-    original, 0 inside its chart-read interval, in that sd); a network is within noise of the original when
-    both |z| are under k."""
+    and sd over its own training seeds. fc1 is the original's own estimator's (smoothness.original, every target),
+    over the seeds it has analysed. Each comparison is a z (the gap to the original, 0 inside its chart-read
+    interval, in the network's own sd; none with one seed). A network is within noise of the original when every
+    z it has is under k, differs when one is not; `judged` names what the verdict rests on."""
     seeds = params.seed_groups
     runs = results.runs.test_accuracy
     fc1 = results.last_layer.alpha
-    acc_groups = [[runs[r] for r in group] for group in seeds.values()]
-    fc1_groups = [[fc1[r] for r in group if r in fc1.index] for group in seeds.values()]
     rows = []
     for run in single_runs(params):
         group = seeds.get(run, (run,))
-        acc, acc_sd, acc_borrowed = _spread([runs[r] for r in group], acc_groups)
+        acc, acc_sd = _spread([runs[r] for r in group])
         o = orig["runs"].get(run)
-        acc_z = z_of(acc - o["test_accuracy"], acc_sd) if o else None
+        acc_z = z_of(acc - o["test_accuracy"], acc_sd) if o and acc_sd is not None else None
         alpha = [fc1[r] for r in group if r in fc1.index]
-        a, a_sd, a_borrowed = _spread(alpha, fc1_groups) if alpha else (None, None, True)
+        a, a_sd = _spread(alpha) if alpha else (None, None)
         interval = orig["per_layer"]["alpha"].get(run, {}).get("fc1")
         gap = None if interval is None or a is None else interval_gap(a, *interval)
-        a_z = z_of(gap, a_sd) if gap is not None else None
+        a_z = z_of(gap, a_sd) if gap is not None and a_sd is not None else None
         zs = [z for z in (acc_z, a_z) if z is not None]
-        rows.append({"run": run, "seeds": len(group), "accuracy": acc, "accuracy_sd": acc_sd,
-                     "accuracy_borrowed": acc_borrowed, "original_accuracy": o["test_accuracy"] if o else None,
-                     "accuracy_z": acc_z, "fc1": a, "fc1_sd": a_sd, "fc1_borrowed": a_borrowed,
-                     "original_fc1": interval, "fc1_z": a_z,
+        rows.append({"run": run, "seeds": len(group), "fc1_seeds": len(alpha), "accuracy": acc,
+                     "accuracy_sd": acc_sd, "original_accuracy": o["test_accuracy"] if o else None,
+                     "accuracy_z": acc_z, "fc1": a, "fc1_sd": a_sd, "original_fc1": interval, "fc1_z": a_z,
+                     "judged": "accuracy and fc1" if len(zs) == 2 else "accuracy" if acc_z is not None else
+                     "fc1" if a_z is not None else "",
                      "verdict": None if not zs else "within noise" if all(abs(z) < k for z in zs) else "differs"})
     return rows

@@ -33,6 +33,12 @@ LAYER_COLUMNS = ("alpha", "r2", "intercept")
 MISLABEL_COLUMNS = ("alpha_mean", "alpha_std", "alpha_min", "alpha_max", "changed_mean")
 
 
+def short_layer(layer: str) -> str:
+    """A probe point's layer name without its suffix (conv3+identity_relu -> conv3), shared by a ResNet and
+    the plain network of the same depth."""
+    return layer.split("+")[0].split("_")[0]
+
+
 @dataclass(frozen=True)
 class Results:
     """The gathered results; `main` is the estimator preset that `layers`, `targets` and `fc1` read by default."""

@@ -54,6 +54,20 @@ def analysed_targets(params: cfg.Params) -> list[str]:
     return [t for t, tc in params.smoothness.targets.items() if tc.weights == "final" and tc.run in runs]
 
 
+def seed_runs(params: cfg.Params, run: str) -> tuple[str, ...]:
+    """The run and the other seeds of its network (its seed group), or the run alone."""
+    return next((runs for runs in params.seed_groups.values() if run in runs), (run,))
+
+
+def seed_targets(params: cfg.Params, target: str) -> list[str]:
+    """The smoothness targets holding the same weights (final or snapshot) of every seed of `target`'s network,
+    `target` first: the training seeds a claim about that network measures its noise over."""
+    tc = params.target_config(target)
+    runs = seed_runs(params, tc.run)
+    same = {(o.run, o.weights): t for t, o in params.smoothness.targets.items()}
+    return [target, *(t for r in runs if (t := same.get((r, tc.weights))) is not None and t != target)]
+
+
 @dataclass(frozen=True)
 class SeedGroup:
     """One network trained with several seeds: spreads of accuracy, restored epoch, snapshot accuracy and,

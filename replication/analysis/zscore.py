@@ -1,8 +1,9 @@
 """One rule for every claim: an effect in units of its own noise (z), and the verdict z alone decides.
 
 z >= NOISE_SDS holds, z <= -NOISE_SDS does not hold, anything between is within noise; without a measured noise
-a claim is inconclusive. `network_effect` measures one network's effect in the seed sd of the same quantity
-(its own seeds, or borrowed); `rank_noise` is the noise of a rank correlation.
+a claim is inconclusive. Every noise is the claim's own: `network_effect` measures one network's effect in the sd of
+the same quantity over that network's training seeds, `se_of_difference` is the noise of a gap between two networks'
+seed means, `rank_noise` the noise of a rank correlation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from replication.analysis import settings as cfg
-from replication.analysis.seed_groups import SeedGroup, mean_sd
+from replication.analysis.seed_groups import mean_sd, seed_targets
 
 if TYPE_CHECKING:  # annotations only (see seed_groups)
     from replication.analysis.results import Results
@@ -59,32 +60,23 @@ def spearman(a: dict[str, float], b: dict[str, float]) -> float:
 Quantity = Callable[[list[str], list[float]], "float | None"]  # one run's layer names and alphas -> a number
 
 
-def network_effect(params: cfg.Params, results: Results, target: str, quantity: Quantity,
-                   own: dict[str, SeedGroup], noise_groups: dict[str, SeedGroup]) -> dict | None:
-    """One network's effect and its noise: the seed mean and sd of `quantity` where the network's run has seed
-    runs; else its one value, in the sd of the same quantity over the seeds of its own group or, failing
-    that, the largest over the noise groups (None when a layer the quantity needs is missing)."""
-    tc = params.target_config(target)
-    group = own.get(tc.run) if tc.weights == "final" else None
+def se_of_difference(a: list[float], b: list[float]) -> float | None:
+    """The standard error of the difference of two seed means, sqrt(sd_a^2 / n_a + sd_b^2 / n_b): the noise of a
+    gap between two networks each trained several times (None unless both have two seeds)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    return float(np.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)))
 
-    def per_seed(g: SeedGroup) -> list[float]:
-        names = [s.layer for s in g.alpha]
-        values = [quantity(names, list(row)) for row in g.per_run.itertuples(index=False)]
-        return [] if None in values else values
 
-    if group is not None:
-        values = per_seed(group)
-        if not values:
-            return None
-        (effect, sd), runs, sd_from, borrowed = mean_sd(values), len(values), group.group, False
-    else:
-        rows = results.layers(target)
-        effect, runs, borrowed = quantity(rows.layer.tolist(), rows.alpha.tolist()), 1, True
-        if effect is None:
-            return None
-        mine = noise_groups.get(tc.run) if tc.weights == "final" else None
-        spreads = [(mean_sd(v).sd, g.group) for g in ([mine] if mine else noise_groups.values())
-                   if len(v := per_seed(g)) >= 2]
-        sd, sd_from = max(spreads) if spreads else (None, None)
-    return {"target": target, "effect": effect, "sd": sd, "z": z_of(effect, sd), "sd_from": sd_from,
-            "borrowed": borrowed, "runs": runs}
+def network_effect(params: cfg.Params, results: Results, target: str, quantity: Quantity) -> dict | None:
+    """One network's effect and its own noise: the mean and sd over its training seeds (seed_targets: the same
+    weights of every seed) of `quantity`. A network with one seed analysed has its one value and no noise (never
+    another network's). None when a layer the quantity needs is missing."""
+    seeds = [t for t in seed_targets(params, target) if results.has(t)]
+    values = [quantity(rows.layer.tolist(), rows.alpha.tolist()) for rows in map(results.layers, seeds)]
+    if not values or None in values:
+        return None
+    effect, sd = mean_sd(values)
+    sd = sd if len(values) >= 2 else None
+    return {"target": target, "effect": effect, "sd": sd, "z": z_of(effect, sd), "runs": len(values),
+            "values": values}

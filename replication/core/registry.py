@@ -95,6 +95,8 @@ OVERFIT_FILE = RESULTS / "overfit" / "summary.json"
 SUGGESTIONS_FILE = RESULTS / "suggestions.json"
 ARCHITECTURES_FILE = RESULTS / "architectures.json"  # layers, shapes and parameter counts; class names
 METRICS_DIR = RESULTS / "metrics"  # DVC metrics, one small JSON file per quantity (replication/stages/metrics.py)
+CLAIMS_TABLE = RESULTS / "claims.csv"  # the claim table: one row per claim (or item), preset; verdicts made once
+CLAIMS_EVIDENCE = RESULTS / "claims.json"  # each claim's numbers under each preset, for the report's evidence
 
 
 # Timings: one file per stage, beside (not inside) its results, so a rerun that reproduces the numbers leaves
@@ -186,7 +188,7 @@ RETRAIN = Family("retrain", "replication.stages.retrain", ("rate",), lambda rate
     retrain_dir(rate), retrain_timing(rate)])
 OVERFIT = Family("overfit", "replication.stages.overfit", (), lambda: [OVERFIT_FILE])
 SUGGEST = Family("suggest", "replication.stages.suggest", (), lambda: [SUGGESTIONS_FILE])
-METRICS = Family("metrics", "replication.stages.metrics", (), lambda: [METRICS_DIR])
+METRICS = Family("metrics", "replication.stages.metrics", (), lambda: [CLAIMS_TABLE, CLAIMS_EVIDENCE, METRICS_DIR])
 REPORT = Family("report", "replication.stages.report", (), lambda: [
     REPORT_DIR / "report.pdf", REPORT_DIR / "index.html", REPORT_DIR / "report.css", REPORT_DIR / "manifest.json",
     REPORT_DIR / "figures"])

@@ -10,9 +10,8 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from replication.analysis import claims
 from replication.analysis.fidelity import noise, original_reached, summary_rows
-from replication.analysis.results import Results
+from replication.analysis.results import Results, short_layer
 from replication.analysis.seed_groups import SeedGroup, analysed_targets, mislabel_spread
 from replication.core import registry as layout
 from replication.report import settings as cfg
@@ -89,14 +88,40 @@ def alpha_table(alphas, original: dict | None = None) -> dict:
     interval beside each where it has one (read off its charts: originals.json per_layer), and the layer rows
     in depth order."""
     by_target = dict(list(alphas.groupby("target", sort=False)))
-    by_short = {t: dict(zip(rows.layer.map(claims.short_layer), rows.alpha.tolist(), strict=True))
+    by_short = {t: dict(zip(rows.layer.map(short_layer), rows.alpha.tolist(), strict=True))
                 for t, rows in by_target.items()}
-    intervals = {t: {claims.short_layer(layer): bounds for layer, bounds in (original or {}).get(t, {}).items()}
+    intervals = {t: {short_layer(layer): bounds for layer, bounds in (original or {}).get(t, {}).items()}
                  for t in by_target}
     longest = max(by_target.values(), key=len)
-    rows = list(dict.fromkeys([claims.short_layer(layer) for layer in longest.layer]
+    rows = list(dict.fromkeys([short_layer(layer) for layer in longest.layer]
                               + [layer for t in by_short for layer in by_short[t]]))
     return {"targets": list(by_target), "by_short": by_short, "original": intervals, "layers": rows}
+
+
+WHOLE = "claim"  # the item of a claim table row that carries the claim's verdict (analysis.claims.base.WHOLE)
+
+
+def claim_rows(root: Path = Path(".")) -> list[dict]:
+    """The claim table the metrics stage wrote (results/claims.csv), its numbers as floats (None where empty)."""
+    rows = layout.need(layout.CLAIMS_TABLE, layout.METRICS.stage(), root)
+    return [{**r, **{k: float(r[k]) if r[k] not in ("", None) else None for k in ("effect", "noise", "z")}}
+            for r in rows]
+
+
+def claim_page(rows: list[dict], evidence: dict, presets: tuple[str, ...]) -> list[dict]:
+    """Per claim (and per sentence judged as a whole), in the order the metrics stage declared them: its
+    declaration, its verdict row under every preset (`cells`, the lead first), its items under the lead, and the
+    lead's finding (a dict of numbers, or why the lead cannot judge it). Nothing is judged here."""
+    lead = presets[0]
+    out = []
+    for decl in evidence["claims"]:
+        claim_id = decl["id"]
+        mine = [r for r in rows if r["claim"] == claim_id]
+        cells = {r["preset"]: r for r in mine if r["item"] == WHOLE}
+        out.append({**decl, "cells": [(p, cells.get(p)) for p in presets],
+                    "lead": cells.get(lead), "items": [r for r in mine if r["preset"] == lead and r["item"] != WHOLE],
+                    "finding": evidence["findings"].get(lead, {}).get(claim_id)})
+    return out
 
 
 def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGroup], fidelity: list[dict],
@@ -113,8 +138,8 @@ def context(params: cfg.Params, results: Results, orig: dict, seeds: list[SeedGr
         "fig_sources": sources,
         "architectures": architectures, "arch_grid": architecture_grid(architectures),
         "seeds": seeds, "summary_runs": summary_runs,
-        "conclusions": claims.verdicts(params, results, orig, seeds),
-        "matrix": claims.verdict_matrix(params, claims.verdicts_by_preset(params, results, orig)),
+        "claims": claim_page(claim_rows(root), layout.need(layout.CLAIMS_EVIDENCE, layout.METRICS.stage(), root),
+                             params.smoothness.ordered),
         "presets": params.smoothness.ordered, "original_preset": params.smoothness.original,
         "preset_done": {p: len(results.targets(p)) for p in params.smoothness.ordered},
         "pending": results.pending,
@@ -144,7 +169,8 @@ def compute_times(results: Results) -> dict:
     recorded one, their hours, and the processors they ran on."""
     t = results.timings
     rows = [{"family": family, "timed": int(g.seconds.notna().sum()), "stages": len(g), "not_run": int((~g.ran).sum()),
-             "hours": float(g.seconds.sum()) / 3600, "cpus": sorted(set(g.cpu.dropna()))}
+             "hours": float(g.seconds.sum()) / 3600, "cpus": sorted(set(g.cpu.dropna())),
+             "with_cpu": int(g.cpu.notna().sum())}
             for family, g in t.groupby("family", sort=False)]
     return {"rows": rows, "total_hours": sum(r["hours"] for r in rows), "not_run": int((~t.ran).sum()),
             "untimed": int((t.ran & t.seconds.isna()).sum()), "cpus": sorted(set(t.cpu.dropna()))}

@@ -54,8 +54,10 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
     estimator's diagnostics."""
     train_runs = single_runs(params)
     targets = list(params.smoothness.targets)
-    main_targets = [t for t in params.report.main_targets if t in targets] or targets[:4]
-    other_targets = [t for t in analysed_targets(params) if t not in main_targets]
+    # per-layer figures follow the lead preset: the targets it has analysed layer by layer
+    main_targets = [t for t in params.report.main_targets if t in targets and results.has(t)] or [
+        t for t in targets if results.has(t)][:4]
+    other_targets = [t for t in analysed_targets(params) if t not in main_targets and results.has(t)]
     trained, smoothed, draw = figs.trained, figs.smoothed, figs.draw
     draw("curves", trained(train_runs), figures.fig_curves, params, results, train_runs, cols=5,
          orig_curves=orig["curves"])
@@ -71,7 +73,9 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
     ov = params.overfit
     overlays = {**params.report.overlays, "overfit_alpha": {ov.baseline: ov.run}}
     for key, by_first in overlays.items():
-        pairs = list(by_first.items())
+        pairs = [(a, b) for a, b in by_first.items() if results.has(a) and results.has(b)]  # both under the lead
+        if not pairs:
+            continue
         made = smoothed([t for pair in pairs for t in pair])
         if key == "overfit_alpha":
             made.append((layout.OVERFIT.stage(), str(layout.OVERFIT_FILE)))
@@ -82,8 +86,11 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
         seed_runs = [r for runs in params.seed_groups.values() for r in runs]
         draw("seeds", smoothed([r for r in seed_runs if results.has(r)]), figures.fig_seeds, results,
              params.seed_groups)
-        draw("seed_curves", trained(seed_runs), figures.fig_curves, params, results, seed_runs,
-             cols=max(len(r) for r in params.seed_groups.values()))
+        compared = {g: runs for g, runs in params.seed_groups.items() if g in params.claims.converge}
+        curve_runs = [r for runs in compared.values() for r in runs]
+        if curve_runs:
+            draw("seed_curves", trained(curve_runs), figures.fig_curves, params, results, curve_runs,
+                 cols=max(len(r) for r in compared.values()))
     if results.retrain:
         made = [(layout.RETRAIN.stage(r), str(layout.retrain_dir(r) / "result.json")) for r in results.retrain]
         draw("retrain", made, figures.fig_retrain, results, params.mislabel.run)

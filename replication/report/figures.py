@@ -14,8 +14,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from replication.analysis.claims import short_layer  # noqa: E402
-from replication.analysis.results import Results  # noqa: E402
+from replication.analysis.results import Results, short_layer  # noqa: E402
 from replication.analysis.seed_groups import SeedGroup, by_first_run  # noqa: E402
 from replication.core.files import atomic_path  # noqa: E402
 from replication.report import settings as cfg  # noqa: E402
