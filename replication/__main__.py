@@ -3,6 +3,8 @@
     python -m replication describe [--json] [NETWORK ...]   # layers, shapes, probes, parameter counts
     python -m replication status                            # what has run so far, original beside reproduced
     python -m replication compare REV_A REV_B [--figure F]  # params that differ, metrics and verdicts that moved
+    python -m replication metrics                           # verdicts, accuracies and fc1 alphas, 120 columns
+    python -m replication whatif -S KEY=VALUE               # the stages a setting would rerun, and their hours
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("rev_b", help="git revision, DVC experiment name, or 'workspace'")
     cp.add_argument("--figure", type=Path, help="also draw alpha per layer of both into this SVG")
     cp.add_argument("--tolerance", type=float, default=0.0, help="ignore metric changes smaller than this")
+    mt = sub.add_parser("metrics", help="verdicts per preset, accuracies and fc1 alphas, under 120 columns")
+    mt.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
     wi = sub.add_parser("whatif", help="the stages a setting would rerun, without running them or changing a file")
     wi.add_argument("-S", "--set-param", dest="overrides", action="append", required=True, metavar="KEY=VALUE",
                     help="a setting in the syntax of `dvc exp run -S` (repeat for several)")
@@ -41,13 +45,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"describe": _describe, "status": _status, "compare": _compare, "whatif": _whatif}[args.command]
+    command = {"describe": _describe, "status": _status, "compare": _compare, "whatif": _whatif,
+               "metrics": _metrics}[args.command]
     try:
         print(command(args), end="")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _metrics(args: argparse.Namespace) -> str:
+    from replication.tools.short import summary
+
+    return summary(cfg.load(args.params)) + "\n"
 
 
 def _whatif(args: argparse.Namespace) -> str:

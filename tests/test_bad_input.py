@@ -102,6 +102,7 @@ def test_yaml_loader_never_crashes_or_explodes(text):
 
 @settings(max_examples=200, deadline=None)
 @given(overrides=st.dictionaries(st.sampled_from([*Estimator.model_fields, "trees", "alpha"]), SCALARS, max_size=4))
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_estimator_settings_never_crash(overrides):
     try:
         est = estimator("as_reported", overrides)
@@ -123,6 +124,7 @@ ARRAYS = st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(features=ARRAYS, labels=ARRAYS, raw_bytes=st.sampled_from([None, b"", b"\x93NUMPY", b"garbage" * 10]))
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_estimator_cli_never_crashes(tmp_path, capsys, features, labels, raw_bytes):
     x, y = tmp_path / "x.npy", tmp_path / "y.npy"
     np.save(x, features)

@@ -60,6 +60,7 @@ def test_no_scheduler_means_local(monkeypatch):
     assert cluster.address() is None
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_every_layer_on_the_cluster_gives_the_local_rows(tiny, scheduler):
     model, images, labels, est, local = tiny
     assert cluster.workers() == 2
@@ -84,6 +85,7 @@ def test_one_forest_on_the_cluster_has_the_local_trees(scheduler):
         np.testing.assert_array_equal(a.tree_.value, b.tree_.value)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_an_interrupted_stage_resumes_from_the_layers_that_landed(tiny, scheduler):
     model, images, labels, est, local = tiny
     landed = []
@@ -122,6 +124,7 @@ def test_mislabel_seeds_on_the_cluster_match_the_local_study(scheduler, monkeypa
     assert remote == alpha_under_shuffles(rep, labels, 0.5, est, (0, 1, 2), n_jobs=2)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_a_worker_that_dies_mid_run_costs_only_its_tasks(monkeypatch):
     rng = np.random.default_rng(3)
     features_, labels = rng.normal(size=(3000, 60)).astype(np.float32), rng.integers(0, 10, 3000)
@@ -154,6 +157,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_an_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypatch):
     where = f"tcp://127.0.0.1:{_closed_port()}"
     np.save(tmp_path / "f.npy", np.random.default_rng(0).random((50, 4)))
@@ -169,6 +173,7 @@ def test_an_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypat
     assert done.stdout == ""
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_a_stage_stops_before_any_work_when_the_scheduler_is_unreachable(tmp_path, monkeypatch):
     from replication.stages import smoothness
 

@@ -23,6 +23,8 @@ out = pathlib.Path("results/metrics"); out.mkdir(parents=True, exist_ok=True)
 (out / "fc1_alpha.as_reported.json").write_text(json.dumps({"resnet12": fc1}))
 table = pathlib.Path("results/smoothness/as_reported/resnet12"); table.mkdir(parents=True, exist_ok=True)
 (table / "alphas.csv").write_text(f"index,layer,alpha\\n0,input,0.015\\n1,fc1,{fc1}\\n")
+pathlib.Path("timings").mkdir(exist_ok=True)
+pathlib.Path("timings/metrics.json").write_text(json.dumps({"seconds": 4000}))
 """
 DVC_YAML = """stages:
   metrics:
@@ -31,6 +33,8 @@ DVC_YAML = """stages:
     params: [smoothness]
     outs:
     - results/smoothness:
+        cache: false
+    - timings/metrics.json:
         cache: false
     metrics:
     - results/metrics:
@@ -50,7 +54,7 @@ def repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("scratch")
     (repo / "make.py").write_text(MAKE)
     (repo / "dvc.yaml").write_text(DVC_YAML)
-    (repo / "params.yaml").write_text("smoothness:\n  preset: as_reported\n  n_jobs: 2\n")
+    (repo / "params.yaml").write_text("smoothness:\n  preset: as_reported\n  lead: as_reported\n  n_jobs: 2\n")
     run(repo, "git", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "repro", "-q")
@@ -67,7 +71,10 @@ def test_compare_an_experiment_with_its_baseline(repo, monkeypatch):
     text = compare.compare("HEAD", "try-corrected", figure=repo / "overlay.svg")
     assert "| smoothness.preset | as_reported | corrected |" in text
     assert "n_jobs" not in text  # unchanged params are not listed
-    assert "## Verdicts that changed (1)" in text
+    assert "## Lead verdicts that changed (1; each side under its own lead preset)" in text
+    assert "| mislabel_lowers_alpha | holds | does not hold |" in text
+    assert text.index("## Lead verdicts") < text.index("## Params that differ")  # what flipped comes first
+    assert "## Verdicts that changed, per preset (1)" in text
     assert "| claims_verdict.as_reported.mislabel_lowers_alpha | holds | does not hold |" in text
     assert "| fc1_alpha.as_reported.resnet12 | 0.1 | 0.12 | +0.02 |" in text
     assert "## Per-layer alphas that moved (1, TARGET (PRESET).LAYER)" in text
@@ -101,20 +108,41 @@ def test_broken_files_are_named_before_dvc_reads_them(tmp_path, monkeypatch):
         compare.check_files("workspace", "workspace")
 
 
+def test_a_lead_switch_shows_the_verdicts_under_each_sides_lead():
+    """Switching smoothness.lead moves no stored verdict (they are kept per preset): compare reads each side's
+    verdicts under its own lead."""
+    metrics = {"claims_verdict.as_run.converge": "holds", "claims_verdict.as_run.pruned": "does not hold",
+               "claims_verdict.corrected.converge": "holds", "claims_verdict.corrected.pruned": "within noise"}
+    lead_a, lead_b, rows = compare.lead_verdicts({"smoothness.lead": "as_run"}, {"smoothness.lead": "corrected"},
+                                                 metrics, metrics)
+    assert (lead_a, lead_b) == ("as_run", "corrected")
+    assert rows == [("converge", "holds", "holds"), ("pruned", "does not hold", "within noise")]
+    assert compare.differences(metrics, metrics) == []  # what the per-preset view sees: nothing
+    assert compare.lead_verdicts({}, {}, metrics, metrics) == ("", "", [])
+
+
 def test_tolerance_hides_tiny_moves():
     rows = compare.differences({"a": 1.0, "b": 2.0, "c": "x"}, {"a": 1.0 + 1e-9, "b": 2.5, "c": "x"}, tolerance=1e-6)
     assert rows == [("b", 2.0, 2.5)]
 
 
 @pytest.mark.slow
-def test_whatif_names_the_stages_a_setting_would_rerun_and_changes_nothing(repo):
-    from replication.tools.whatif import what_if
+def test_whatif_names_the_stages_a_setting_would_rerun_and_changes_nothing(repo, monkeypatch):
+    from replication.tools.whatif import report, what_if
 
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".dvc/tmp" not in str(p)}
     other = "as_reported" if "preset: corrected" in (repo / "params.yaml").read_text() else "corrected"
-    assert what_if([f"smoothness.preset={other}"], repo, check=False) == (["metrics"], [])
-    assert what_if(["+report.title=X"], repo, check=False) == ([], [])  # no stage reads it
+    answer = what_if([f"smoothness.preset={other}"], repo, check=False)
+    assert [(s.name, s.seconds, s.estimate) for s in answer.would] == [("metrics", 4000.0, False)]
+    assert answer.already == []
+    assert what_if(["+report.title=X"], repo, check=False).would == []  # no stage reads it
+    monkeypatch.chdir(repo)
+    text = report([f"smoothness.preset={other}"], repo, check=False)
+    assert text.splitlines() == [f"with smoothness.preset={other}: 1 stage would rerun, about 67 min on the "
+                                 "machines that recorded them", "  metrics   67 min"]
     after = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".dvc/tmp" not in str(p)}
     assert after == before
     with pytest.raises(UserError, match="-S"):
         what_if(["smoothness.preset"], repo, check=False)
+    with pytest.raises(UserError, match=r"Could not override 'smoothness.nope'. To append .* \+smoothness.nope=1"):
+        what_if(["smoothness.nope=1"], repo, check=False)  # DVC's own words for a key not in the file

@@ -65,6 +65,7 @@ def _serve(folder):
     return server
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_download_checks_md5(tmp_path, splits):
     archive = write_archive(splits, tmp_path / "www" / "cifar-10-python.tar.gz")
     server = _serve(archive.parent)
@@ -81,8 +82,22 @@ def test_download_checks_md5(tmp_path, splits):
 
 
 def test_download_failure_names_the_offline_route(tmp_path):
-    with pytest.raises(cifar.DataError, match="fetch --from PATH"):
+    with pytest.raises(cifar.DataError, match="fetch --from PATH") as err:
         cifar.fetch(None, tmp_path / "data", url="http://127.0.0.1:9/none.tar.gz")
+    assert "fetch` (downloads" not in str(err.value) and "shared" not in str(err.value)  # only what works offline
+
+
+def test_a_fetch_does_not_download_what_data_dvc_already_has(tmp_path, splits, capsys):
+    root = tmp_path / "data"
+    cifar.write_canonical(cifar.canonicalize(splits, "synthetic", full=False), root)
+    dvc_file = tmp_path / "data.dvc"
+    dvc_file.write_text(f"outs:\n- md5: {cifar.dvc_dir_hash(root)}\n  path: data\n")
+    before = snapshot(root)
+    cifar.fetch(None, root, url="http://127.0.0.1:9/none.tar.gz", dvc_file=dvc_file)  # would fail if it downloaded
+    assert "already matches" in capsys.readouterr().out and snapshot(root) == before
+    dvc_file.write_text("outs:\n- md5: 00000000000000000000000000000000.dir\n  path: data\n")
+    with pytest.raises(cifar.DataError, match="could not download"):  # a mismatch is worth the download
+        cifar.fetch(None, root, url="http://127.0.0.1:9/none.tar.gz", dvc_file=dvc_file)
 
 
 def _corrupt(kind, tmp_path, splits):

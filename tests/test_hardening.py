@@ -132,6 +132,7 @@ def test_no_result_path_leaves_the_project(parts):
         layout.train_dir(parts[0])
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_train_refuses_a_path_run_before_writing(tmp_path, monkeypatch):
     """The probe: `python -m replication.stages.train ../../../x` with such a run in params.yaml wrote outside."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -107,6 +107,7 @@ def test_spec_errors_name_network_and_layer(layers, message):
         nets.build("broken", _net(layers))
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_describe_cli_json():
     out = subprocess.run(
         [sys.executable, "-m", "replication", "describe", "--json"], capture_output=True, text=True, check=True
@@ -116,6 +117,7 @@ def test_describe_cli_json():
     assert info["resnet12"]["probes"] == RESNET12_PROBES
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_describe_cli_unknown_network():
     out = subprocess.run([sys.executable, "-m", "replication", "describe", "resnet99"], capture_output=True, text=True)
     assert out.returncode == 1 and "unknown name 'resnet99' in networks" in out.stderr

@@ -89,7 +89,8 @@ def test_repro_writes_a_pdf_with_every_network_and_section(project):
     assert "<svg" not in html and "figures/curves.svg" in html
     # every figure names the concrete stages behind it and the command that rebuilds it
     assert html.count("<figure>") == html.count("rebuild: <code>dvc repro -f -s ") > 5
-    assert "@TARGET" not in html and "@RUN" not in html and "smoothness@as_reported-resnet12_epoch5" in html
+    assert "@TARGET" not in html and "@RUN" not in html
+    assert "smoothness@as_run-resnet12" in html  # the figures follow the lead
     assert json.loads((work / "report" / "manifest.json").read_text())["results"]
 
 
@@ -185,7 +186,8 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
     lock = work / ".resume" / "train" / "resnet12_overfit.pt.lock"
     outputs = work / "results" / "train" / "resnet12_overfit"
     backup = work.parent / "resnet12_overfit.saved"
-    shutil.copytree(outputs, backup)  # dvc deletes a stage's outputs before it runs it
+    shutil.copytree(outputs, backup)
+    kept = {p.name: p.read_bytes() for p in outputs.iterdir()}
     timing = work / "timings" / "train" / "resnet12_overfit.json"
     saved_timing = timing.read_bytes()
     proc = subprocess.Popen([dvc, "repro", "-s", "train@resnet12_overfit"], cwd=work, env=env,
@@ -205,6 +207,9 @@ def test_killing_dvc_stops_the_stage_and_a_second_run_is_refused(project):
         while _alive(stage_pid):
             assert time.monotonic() < deadline, "the training outlived dvc"
             time.sleep(0.2)
+        # outputs persist: the killed stage leaves the previous ones in place
+        assert {p.name: p.read_bytes() for p in outputs.iterdir()} == kept
+        assert timing.read_bytes() == saved_timing
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -272,6 +277,44 @@ def test_a_queued_experiment_runs_and_its_metrics_compare(project):
     assert diff.returncode == 0 and diff.stdout.strip() == ""  # the committed state against itself
 
 
+def test_dvc_plots_shows_the_report_figures_without_the_network(project, tmp_path):
+    work, env, dvc = project
+    shown = run([dvc, "plots", "show", "-o", str(tmp_path / "plots")], work, env)
+    assert shown.returncode == 0, shown.stderr
+    html = (tmp_path / "plots" / "index.html").read_text()
+    figures = sorted(p.name for p in (work / "report" / "figures").iterdir())
+    assert len(figures) > 5 and all(f"report_figures_{name}" in html for name in figures)
+    assert "<img" in html and "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_a_bad_setting_given_to_exp_run_loses_no_result(project):
+    """DVC removes a stage's outputs before it runs it, unless they persist: a value the stage refuses must leave
+    results/ and report/ as they were, and its one error line says how to undo the setting."""
+    work, env, dvc = project
+    env = {**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", "results", "--allow-empty"], cwd=work, env=env, check=True,
+                   capture_output=True)
+
+    def files():
+        return {p: p.read_bytes() for top in ("results", "report") for p in (work / top).rglob("*") if p.is_file()}
+
+    before = files()
+    out = run([dvc, "exp", "run", "-S", "smoothness.lead=nonsense"], work, env)
+    try:
+        assert out.returncode != 0
+        errors = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, out.stdout[-2000:] + out.stderr[-2000:]
+        assert "smoothness.lead" in errors[0] and "nonsense" in errors[0]
+        assert "`git checkout -- params.yaml` puts back the committed value" in errors[0]
+        assert files() == before
+    finally:
+        subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=work, env=env, check=True)
+    status = run([dvc, "status", "metrics", "report"], work, env).stdout.strip()
+    assert status in ("", "Data and pipelines are up to date."), status
+
+
 def test_report_layout_read_back_from_the_pdf(project):
     """The layout, not only the text: no heading is the last line of a page, no page but the last is more
     than a third empty unless the next starts a section, every figure caption in the PDF names its stages in
@@ -297,17 +340,26 @@ def test_report_layout_read_back_from_the_pdf(project):
 
 
 def test_gather_names_the_targets_a_preset_has_still_to_compute(project):
-    """The claims wait for these (Results.landed): a costly preset's stage not run yet is pending, not absent."""
+    """The claims wait for these (Results.landed): a non-lead preset's stage not run yet is pending, not absent;
+    the lead's must all exist (it carries the claims)."""
     from replication.analysis.results import gather
+    from replication.core.errors import MissingResult
     from replication.report import settings as cfg
 
     work, _, _ = project
     params = cfg.load(work / "params.yaml")
     assert gather(params, work, histories=False, retrain=False).pending == {}
-    done = work / "results" / "smoothness" / "as_run" / "resnet12" / "alphas.json"
+    done = work / "results" / "smoothness" / "as_reported" / "resnet12" / "alphas.json"
     aside = done.with_name("aside.json")
     done.rename(aside)
     try:
-        assert gather(params, work, histories=False, retrain=False).pending == {"as_run": ("resnet12",)}
+        assert gather(params, work, histories=False, retrain=False).pending == {"as_reported": ("resnet12",)}
+        lead = work / "results" / "smoothness" / "as_run" / "resnet12" / "alphas.json"
+        lead.rename(lead.with_name("aside_lead.json"))
+        try:
+            with pytest.raises(MissingResult, match="dvc repro smoothness@as_run-resnet12"):
+                gather(params, work, histories=False, retrain=False)
+        finally:
+            lead.with_name("aside_lead.json").rename(lead)
     finally:
         aside.rename(done)

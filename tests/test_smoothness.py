@@ -34,6 +34,7 @@ def test_representations_shapes_and_batching(model):
     np.testing.assert_allclose(full["fc1"], model(images).detach().numpy(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_stage_run_gives_an_alpha_per_layer_and_resumes(model):
     rng = np.random.default_rng(0)
     images = torch.randn(300, 3, 32, 32)

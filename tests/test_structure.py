@@ -7,7 +7,7 @@ import yaml
 from structure import FLOORS, PACKAGE, STAGES, TOOLS, closure, dep_paths, imports, modules, path
 
 from replication.core import registry as layout
-from replication.core.errors import UserError, run_main
+from replication.core.errors import ConfigError, MissingResult, UserError, message, run_main
 
 DVC = yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["stages"]
 MAX_LINES = 450
@@ -136,12 +136,29 @@ def test_user_errors_print_one_line_and_bugs_keep_their_traceback(capsys):
         run_main(bug, guard=False)
 
 
-def test_top_level_plots_overlay_every_run_and_target(raw_params):
-    plots = {next(iter(p)): next(iter(p.values())) for p in
-             yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())["plots"]}
-    targets, preset = raw_params["smoothness"]["targets"], raw_params["smoothness"]["lead"]
-    assert set(plots["alpha per layer"]["y"]) == {str(layout.alphas_csv(preset, t)) for t in targets}
-    assert set(plots["validation loss"]["y"]) == {str(layout.history(r)) for r in raw_params["runs"]}
+def test_a_params_error_under_dvc_says_how_to_undo_the_setting(monkeypatch):
+    """`dvc exp run -S` leaves a refused value in params.yaml: the stage's one line says how to get back."""
+    bad = ConfigError("params.yaml: smoothness.lead 'x' is not a preset")
+    monkeypatch.delenv("DVC_STAGE", raising=False)
+    assert message(bad) == "params.yaml: smoothness.lead 'x' is not a preset"
+    monkeypatch.setenv("DVC_STAGE", "metrics")
+    assert message(bad).endswith("`git checkout -- params.yaml` puts back the committed value "
+                                 "(results/ and report/ are as they were)")
+    assert "\n" not in message(ConfigError("two\nlines"))
+    assert "git checkout" not in message(MissingResult("results/x.json is missing"))  # not a setting
+
+
+def test_plots_are_the_report_figures_and_every_output_persists():
+    """`dvc plots` shows the report's figures (images: nothing to load from the network), and DVC never deletes
+    an output before its stage runs (a failed setting keeps the previous results)."""
+    dvc = yaml.safe_load((PACKAGE.parent / "dvc.yaml").read_text())
+    assert dvc["plots"] == [str(layout.REPORT_DIR / "figures")]
+    assert str(layout.REPORT_DIR / "figures") in map(str, layout.REPORT.outs())
+    for name, body in dvc["stages"].items():
+        body = body.get("do", body)
+        for entry in [o for key in ("outs", "metrics") for o in body.get(key, [])]:
+            path, flags = next(iter(entry.items()))
+            assert flags == {"cache": False, "persist": True}, (name, path)
 
 
 def test_the_report_imports_no_torch():

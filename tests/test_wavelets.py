@@ -184,6 +184,7 @@ def test_l2_error_halves_alpha():
     assert l2.alpha == pytest.approx(sq.alpha / 2)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_cli_json(tmp_path):
     x, y = clusters(300, 4)
     np.save(tmp_path / "x.npy", x)

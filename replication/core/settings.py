@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, field_validator
 
-from replication.core.errors import UserError
+from replication.core.errors import ConfigError, UserError
 from replication.core.files import NAME_PATTERN, load_yaml, read_regular
 
 PARAMS_FILE = Path("params.yaml")
@@ -35,10 +35,6 @@ Str = Annotated[str, Strict(), StringConstraints(max_length=500)]
 Name = Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 MAX_THREADS = 1024  # torch starts this many threads; more is a typo
 Bool = Annotated[bool, Strict()]
-
-
-class ConfigError(UserError, ValueError):
-    """A params file that does not match the expected schema."""
 
 
 class Section(BaseModel):

@@ -174,6 +174,7 @@ class MislabelConfig(Section):
     presets: tuple[Name, ...]  # estimator presets run at every rate (keys of smoothness.presets)
     seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]  # shuffle + forest seeds
     retrain: tuple[Fraction, ...] = ()  # beyond the original: rates at which mislabel.run is retrained
+    retrain_preset: Name = "as_reported"  # the estimator preset of the retrained layers (fixed: the lead is a view)
 
     @property
     def run(self) -> str:
@@ -206,6 +207,7 @@ def check(p: Params, source: str) -> None:
     ml = p.mislabel
     for preset in ml.presets:
         core.need(source, preset, sm.presets, "mislabel.presets[]", "smoothness.presets")
+    core.need(source, ml.retrain_preset, sm.presets, "mislabel.retrain_preset", "smoothness.presets")
     core.need(source, ml.run, p.runs, "mislabel.runs[0]", "runs")
     for run in ml.seed_runs:
         core.need(source, run, p.runs, "mislabel.runs[]", "runs")

@@ -23,13 +23,12 @@ CLASSES = (
 )  # fmt: skip
 SPLITS = {"train": 50_000, "test": 10_000}
 CANONICAL_FILES = ("images.npy", "labels.npy", "filenames.txt")
-FETCH_HINT = (
-    "Build it with `python -m replication.tools.data fetch` (downloads the official archive) or, "
-    "offline, `python -m replication.tools.data fetch --from PATH`, where PATH is the official "
-    "cifar-10-python.tar.gz, an extracted cifar-10-batches-py folder (e.g. "
-    "../shared/data/cifar-10-batches-py), or a folder of PNGs laid out as "
+OFFLINE_HINT = (
+    "`python -m replication.tools.data fetch --from PATH` builds it offline, where PATH is the official "
+    "cifar-10-python.tar.gz, an extracted cifar-10-batches-py folder, or a folder of PNGs laid out as "
     "train/<class>/*.png and test/<class>/*.png."
 )
+FETCH_HINT = "Build it with `python -m replication.tools.data fetch` (downloads the official archive); " + OFFLINE_HINT
 
 
 class DataError(UserError, ValueError):

@@ -93,7 +93,7 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
                  cols=max(len(r) for r in compared.values()))
     if results.retrain:
         made = [(layout.RETRAIN.stage(r), str(layout.retrain_dir(r) / "result.json")) for r in results.retrain]
-        draw("retrain", made, figures.fig_retrain, results, params.mislabel.run)
+        draw("retrain", made, figures.fig_retrain, results, params.mislabel.run, params.mislabel.retrain_preset)
     diag = [t for t in main_targets if params.smoothness.targets[t].weights == "final"][:2] or main_targets[:1]
     draw("diagnostics", smoothed(diag) + [(layout.SMOOTHNESS_INPUT.stage(params.smoothness.lead),
                                            str(layout.input_alpha(params.smoothness.lead)))],

@@ -269,10 +269,10 @@ def fig_seeds(results: Results, groups: dict, path: Path) -> str:
     return _save(fig, path)
 
 
-def fig_retrain(results: Results, baseline: str, path: Path) -> str:
-    """Alpha per layer of networks retrained on shuffled labels, beside the clean network."""
+def fig_retrain(results: Results, baseline: str, preset: str, path: Path) -> str:
+    """Alpha per layer of networks retrained on shuffled labels, beside the clean network (both under `preset`)."""
     fig, ax = plt.subplots(figsize=(7.2, 2.8))
-    rows = results.layers(baseline) if results.has(baseline) else None
+    rows = results.layers(baseline, preset) if results.has(baseline, preset) else None
     if rows is not None:
         ax.plot(range(len(rows)), rows.alpha.tolist(), "k-o", ms=3, label=f"{baseline} (clean labels)")
     for rate, r in results.retrain.items():

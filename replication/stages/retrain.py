@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     sm = params.smoothness
     images, _ = dataset.training_images(params.data, sm.limit_samples)
     labels = noisy[: len(images)]
-    rows = layer_alphas(model, images, labels, sm.estimator(sm.lead), wavelets.default_jobs(),
+    rows = layer_alphas(model, images, labels, sm.estimator(ml.retrain_preset), wavelets.default_jobs(),
                         name=layout.RETRAIN.stage(args.rate))
 
     out = layout.retrain_dir(args.rate)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(out / "alphas.csv", rows, layout.ALPHA_COLUMNS)
     write_json(out / "result.json", {
         "rate": args.rate, "run": ml.run, "network": run_cfg.network, "shuffle_seed": shuffle_seed,
-        "changed": changed, "preset": sm.lead, "n_samples": len(labels),
+        "changed": changed, "preset": ml.retrain_preset, "n_samples": len(labels),
         "test_accuracy": metrics["test_accuracy"], "macro_precision": metrics["macro_precision"],
         "macro_recall": metrics["macro_recall"], "epochs_run": result.epochs_run,
         "restored_epoch": result.restored_epoch, "device": device.type,

@@ -2,7 +2,9 @@
 or DVC experiments (or the working tree), with an optional per-layer alpha overlay figure.
 
 The values come from DVC's own experiment diff (`dvc exp diff --all`); what this adds is the project's
-view of them: verdicts that flipped first, a tolerance for tiny moves, and the alpha overlay.
+view of them: first the verdicts that flipped under each side's lead preset (`smoothness.lead`: switching it
+changes no stored verdict, only which preset's verdicts the report leads with), then the params that differ,
+the verdicts that changed per preset, a tolerance for tiny moves, and the alpha overlay.
 
     python -m replication compare HEAD~1 HEAD
     python -m replication compare main my-experiment --figure compare.svg
@@ -137,6 +139,19 @@ def table(rows: list[tuple[str, Any, Any]], a: str, b: str, delta: bool = False)
     return "\n".join(lines)
 
 
+def lead_verdicts(params_a: dict, params_b: dict, metrics_a: dict, metrics_b: dict) -> tuple[str, str, list]:
+    """(lead at a, lead at b, [(claim, verdict at a under its lead, verdict at b under its lead)]), every claim
+    either side judges; leads are '' where a side's params name none."""
+    lead_a, lead_b = str(params_a.get("smoothness.lead") or ""), str(params_b.get("smoothness.lead") or "")
+
+    def under(metrics: dict, lead: str) -> dict:
+        prefix = f"claims_verdict.{lead}."
+        return {k[len(prefix):]: v for k, v in metrics.items() if lead and k.startswith(prefix)}
+
+    va, vb = under(metrics_a, lead_a), under(metrics_b, lead_b)
+    return lead_a, lead_b, [(c, va.get(c), vb.get(c)) for c in sorted(set(va) | set(vb))]
+
+
 def layer_alphas(rev: str) -> dict[str, list[tuple[str, float]]]:
     """'TARGET (PRESET)' -> (layer, alpha) in depth order, from every alphas.csv at `rev`."""
     out = {}
@@ -173,10 +188,19 @@ def compare(rev_a: str, rev_b: str, figure: Path | None = None, tolerance: float
     p_rows = differences(params_a, params_b)
     m_rows = differences(metrics_a, metrics_b, tolerance)
     verdicts = [r for r in m_rows if r[0].startswith("claims_verdict.")]
+    lead_a, lead_b, led = lead_verdicts(params_a, params_b, metrics_a, metrics_b)
+    flipped = [r for r in led if r[1] != r[2]]
+    heads = (f"{rev_a} ({lead_a or 'no lead'})", f"{rev_b} ({lead_b or 'no lead'})")
     alphas_a, alphas_b = layer_alphas(ga), layer_alphas(gb)
     l_rows = layers_moved(alphas_a, alphas_b, tolerance)
-    parts = [f"## Params that differ ({len(p_rows)})", table(p_rows, rev_a, rev_b) if p_rows else "none",
-             f"## Verdicts that changed ({len(verdicts)})", table(verdicts, rev_a, rev_b) if verdicts else "none",
+    parts = [f"## Lead verdicts that changed ({len(flipped)}; each side under its own lead preset)",
+             table(flipped, *heads) if flipped else "none"]
+    if lead_a != lead_b:  # a view switch: every verdict under each side's lead, the moved ones marked
+        parts += [f"## Verdicts under the lead: {lead_a or 'none'} at {rev_a}, {lead_b or 'none'} at {rev_b}",
+                  table([(c + (" (moved)" if x != y else ""), x, y) for c, x, y in led], *heads)]
+    parts += [f"## Params that differ ({len(p_rows)})", table(p_rows, rev_a, rev_b) if p_rows else "none",
+             f"## Verdicts that changed, per preset ({len(verdicts)})",
+             table(verdicts, rev_a, rev_b) if verdicts else "none",
              f"## Metrics that moved ({len(m_rows)})", table(m_rows, rev_a, rev_b, delta=True) if m_rows else "none",
              f"## Per-layer alphas that moved ({len(l_rows)}, TARGET (PRESET).LAYER)",
              table(l_rows[:MAX_LAYER_ROWS], rev_a, rev_b, delta=True) if l_rows else "none"]

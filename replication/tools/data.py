@@ -35,7 +35,7 @@ import numpy as np
 
 from replication.core.errors import UserError
 from replication.core.files import disk_full, dumps_json, exclusive, file_md5, recorded_md5, swap_in
-from replication.networks.dataset import CANONICAL_FILES, CLASSES, FETCH_HINT, SPLITS, DataError
+from replication.networks.dataset import CANONICAL_FILES, CLASSES, FETCH_HINT, OFFLINE_HINT, SPLITS, DataError
 from replication.tools.sources import Split, check_split, read_archive, read_source
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -177,7 +177,7 @@ def download(url: str, md5: str, folder: Path) -> Path:
     try:
         download_url(url, str(folder), filename=name, md5=None)
     except Exception as err:
-        raise DataError(f"could not download {url} ({err}). Offline? {FETCH_HINT}") from err
+        raise DataError(f"could not download {url} ({err}). Offline? {OFFLINE_HINT}") from err
     path = Path(folder) / name
     got = file_md5(path)
     if got != md5:
@@ -216,6 +216,11 @@ def fetch(
 def _fetch(source: Path | None, root: Path, url: str, md5: str | None, full: bool, replace: bool,
            dvc_file: Path) -> None:
     """fetch's work, under the lock of `root`."""
+    if source is None and not replace and full and Path(root).is_dir():
+        ok, _ = check(root, dvc_file)
+        if ok:  # nothing a download could improve
+            print(f"{root}/ already matches {dvc_file}; nothing to download")
+            return
     if source is None:
         with tempfile.TemporaryDirectory() as tmp:
             archive = download(url, md5 or OFFICIAL_MD5, Path(tmp))

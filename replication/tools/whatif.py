@@ -1,27 +1,52 @@
-"""What a setting would rerun, without running it or touching the project:
+"""What a setting would rerun and about how long it would take, without running it or touching the project:
 
     python -m replication whatif -S smoothness.lead=corrected [-S KEY=VALUE ...]
 
-The settings are applied with DVC's own `-S` code to a copy of params.yaml in a scratch folder that links
-to everything else of the project (its own `.dvc` folder uses the project's cache, without git), and DVC's
-status is asked there, once as the project stands and once with the settings: the stages the settings
-would rerun, and those already out of date. `dvc exp run --dry` cannot do this here: its temporary copy
-has no data.
+The settings are applied with DVC's own `-S` code to a copy of params.yaml in a scratch folder that links to
+everything else of the project. DVC loads the pipeline there once (no file is hashed), and a stage would rerun
+when DVC would call its params changed: it is not in dvc.lock yet (a new preset, network or rate), or one of
+the keys it declares has another value than dvc.lock records for it; every stage downstream of one reruns too.
+Stages whose params are already out of date without the settings (params.yaml edited, not reproduced) are
+listed apart; a stage that never ran counts as one the settings would run. A stage's cost is the wall time in
+its own timing file under `timings/` (one of its outputs); a stage that never ran is given the median of its
+family's recorded stages on the same network (or of the whole family), marked `~`. Changes to data or code files
+are `dvc status`'s business, not this tool's.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
+import statistics
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from replication.core import settings as core_cfg
 from replication.core.errors import UserError
+from replication.core.files import load_yaml, read_json, read_regular
 from replication.report import settings as cfg
 
 KEEP_OUT = {"params.yaml", ".dvc", ".git"}
+MAX_LOCK_BYTES = 64 << 20
+MISSING = object()
 
 
-def _scratch(root: Path, folder: Path, cache: str) -> None:
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    seconds: float  # NaN where nothing is recorded or estimable
+    estimate: bool  # never ran here: a median of comparable stages
+
+
+@dataclass(frozen=True)
+class Answer:
+    would: list[Stage]  # stages the settings would rerun, in pipeline order
+    already: list[str]  # stages whose params are out of date without the settings
+
+
+def _scratch(root: Path, folder: Path) -> None:
     """`folder` as a DVC project without git: links to `root`'s files, its own params.yaml and .dvc."""
     for entry in root.iterdir():
         if entry.name not in KEEP_OUT:
@@ -30,50 +55,169 @@ def _scratch(root: Path, folder: Path, cache: str) -> None:
     (folder / ".dvc").mkdir()
     if (root / ".dvc" / "config").exists():
         shutil.copy2(root / ".dvc" / "config", folder / ".dvc" / "config")
-    (folder / ".dvc" / "config.local").write_text(f"[core]\n    no_scm = true\n[cache]\n    dir = {cache}\n")
+    (folder / ".dvc" / "config.local").write_text("[core]\n    no_scm = true\n")
 
 
-def _out_of_date(folder: Path) -> set[str]:
-    from dvc.repo import Repo
-
-    with Repo(str(folder)) as repo:  # names come as PATH/dvc.yaml:STAGE, relative to the working directory
-        return {name.rsplit("dvc.yaml:", 1)[-1] for name in repo.status()}
-
-
-def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) -> tuple[list[str], list[str]]:
-    """(stages the settings would rerun, stages already out of date) for `overrides` in DVC's -S syntax."""
-    from dvc.repo import Repo
+def _apply(folder: Path, overrides: list[str]) -> None:
+    """DVC's own -S on the scratch params.yaml; its error in DVC's words (the missing key and the `+` hint)."""
     from dvc.utils.hydra import apply_overrides
+
+    try:
+        apply_overrides(str(folder / "params.yaml"), overrides)
+    except Exception as err:  # hydra's parser and DVC raise several types for a malformed override
+        reason = " ".join(str(err.__cause__ or err).split())
+        raise UserError(f"-S {' '.join(overrides)[:80]}: {reason[:240]}") from None
+
+
+def _value(params: dict, key: str) -> Any:
+    """params[a][b]... for the dotted key `a.b...`; MISSING where a part is absent."""
+    node: Any = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def _locked(root: Path) -> dict[str, dict]:
+    """Stage name -> its dvc.lock entry (empty where the pipeline never ran)."""
+    path = root / "dvc.lock"
+    if not path.exists():
+        return {}
+    lock = load_yaml(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"), "dvc.lock")
+    stages = lock.get("stages") if isinstance(lock, dict) else None
+    if not isinstance(stages, dict):
+        raise UserError("dvc.lock: no `stages` mapping; restore it with `git checkout -- dvc.lock`")
+    return stages
+
+
+def _params_changed(stage, params: dict, locked: dict) -> bool:
+    """DVC's test for changed params: a stage not in dvc.lock, or a key it declares whose value moved."""
+    from dvc.dependency import ParamsDependency
+
+    entry = locked.get(stage.name)
+    if not isinstance(entry, dict):
+        return True
+    recorded = entry.get("params") or {}
+    for dep in stage.deps:
+        if not isinstance(dep, ParamsDependency):
+            continue
+        was = recorded.get(dep.def_path, {})
+        for key in dep.params or []:
+            if was.get(key, MISSING) != _value(params, key) or _value(params, key) is MISSING:
+                return True
+    return False
+
+
+def _seconds(path: Path) -> float:
+    """A timing file's wall time: its `seconds`, else the sum over its layers; NaN where there is none."""
+    if not path.is_file():
+        return math.nan
+    try:
+        timing = read_json(path)
+    except UserError:
+        return math.nan
+    if not isinstance(timing, dict):
+        return math.nan
+    seconds = timing.get("seconds")
+    if seconds is None and isinstance(timing.get("layers"), dict):
+        seconds = sum(v for v in timing["layers"].values() if isinstance(v, (int, float)))
+    return float(seconds) if isinstance(seconds, (int, float)) else math.nan
+
+
+def _timing_path(stage) -> Path | None:
+    for out in stage.outs:
+        if Path(str(out.def_path)).parts[:1] == ("timings",):
+            return Path(str(out.def_path))
+    return None
+
+
+def _costs(stages: list, root: Path) -> dict[str, Stage]:
+    """Each stage's recorded wall time; for a stage never timed, the median of its family on the same last key
+    (the network), else of its whole family."""
+    recorded = {}
+    for st in stages:
+        path = _timing_path(st)
+        recorded[st.name] = _seconds(root / path) if path else math.nan
+
+    def family(name: str) -> tuple[str, str]:
+        head, _, keys = name.partition("@")
+        return head, keys.rsplit("-", 1)[-1] if keys else ""
+
+    out = {}
+    for name, seconds in recorded.items():
+        if not math.isnan(seconds) or _timing_path(next(s for s in stages if s.name == name)) is None:
+            out[name] = Stage(name, seconds, False)
+            continue
+        fam, last = family(name)
+        same = [s for n, s in recorded.items() if family(n) == (fam, last) and not math.isnan(s)]
+        kin = same or [s for n, s in recorded.items() if family(n)[0] == fam and not math.isnan(s)]
+        out[name] = Stage(name, statistics.median(kin) if kin else math.nan, True)
+    return out
+
+
+def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) -> Answer:
+    """The stages `overrides` (DVC's -S syntax) would rerun, with their costs, and those already out of date."""
+    import networkx as nx
+    from dvc.repo import Repo
 
     root = Path(root).resolve()
     if not (root / "dvc.yaml").exists():
         raise UserError(f"{root}: no dvc.yaml here; run from the project's root")
-    with Repo(str(root)) as repo:
-        cache = repo.cache.local_cache_dir
+    now = core_cfg.read(root / "params.yaml")
+    locked = _locked(root)
     with tempfile.TemporaryDirectory(prefix="replication-whatif.") as tmp:
         folder = Path(tmp)
-        _scratch(root, folder, cache)
-        now = _out_of_date(folder)
-        try:
-            apply_overrides(str(folder / "params.yaml"), overrides)
-        except Exception as err:  # hydra's parser and DVC raise several types for a malformed override
-            raise UserError(f"-S {' '.join(overrides)[:80]}: {' '.join(str(err).split())[:200]}") from None
+        _scratch(root, folder)
+        _apply(folder, overrides)
         if check:  # a value the project refuses is named before DVC is asked
             try:
                 cfg.load(folder / "params.yaml")
             except UserError as err:
-                named = str(err).replace(str(folder / "params.yaml"), "params.yaml with the settings")
-                raise UserError(named) from None
-        after = _out_of_date(folder)
-    return sorted(after - now), sorted(now)
+                raise UserError(str(err).replace(str(folder / "params.yaml"), "params.yaml with the settings")) \
+                    from None
+        after = core_cfg.read(folder / "params.yaml")
+        with Repo(str(folder)) as repo:
+            from dvc.stage import PipelineStage
+
+            stages = [st for st in repo.index.stages if isinstance(st, PipelineStage)]  # not data.dvc
+            graph = repo.index.graph  # edges run from a stage to the stages it depends on
+            changed = {st for st in stages if _params_changed(st, after, locked)}
+            stale = {st.name for st in stages if st.name in locked and _params_changed(st, now, locked)}
+            reruns = set(changed)
+            for st in changed:
+                reruns |= {up for up in nx.ancestors(graph, st) if isinstance(up, PipelineStage)}
+            order = [st for st in reversed(list(nx.topological_sort(graph))) if st in reruns]
+            costs = _costs(stages, root)
+    names = [st.name for st in order]
+    return Answer([costs[n] for n in names if n not in stale], sorted(stale))
 
 
-def report(overrides: list[str], root: Path = Path(".")) -> str:
-    """The answer as text: one stage per line."""
-    would, already = what_if(overrides, root)
-    lines = [f"with {', '.join(overrides)}: {len(would)} stage{'s' if len(would) != 1 else ''} would rerun"]
-    lines += [f"  {stage}" for stage in would]
-    if already:
-        lines.append(f"already out of date without it ({len(already)}): {', '.join(already[:8])}"
-                     f"{', ...' if len(already) > 8 else ''}")
+def hours(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "not timed"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def report(overrides: list[str], root: Path = Path("."), check: bool = True) -> str:
+    """The answer as text: a total, then one stage per line with its recorded (or estimated, `~`) wall time."""
+    answer = what_if(overrides, root, check)
+    would = answer.would
+    known = [s.seconds for s in would if not math.isnan(s.seconds)]
+    total = sum(known)
+    guessed = sum(1 for s in would if s.estimate)
+    unknown = sum(1 for s in would if math.isnan(s.seconds))
+    head = f"with {', '.join(overrides)}: {len(would)} stage{'s' if len(would) != 1 else ''} would rerun"
+    if known:
+        head += f", about {hours(total)} on the machines that recorded them"
+    notes = [f"{guessed} estimated from comparable stages (~)"] if guessed else []
+    notes += [f"{unknown} not timed"] if unknown else []
+    head += f" ({'; '.join(notes)})" if notes else ""
+    width = max((len(s.name) for s in would), default=0)
+    lines = [head] + [f"  {s.name:<{width}}  {'~' if s.estimate else ' '}{hours(s.seconds)}" for s in would]
+    if answer.already:
+        lines.append(f"already out of date without it ({len(answer.already)}): {', '.join(answer.already[:8])}"
+                     f"{', ...' if len(answer.already) > 8 else ''}")
     return "\n".join(lines)

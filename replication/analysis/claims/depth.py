@@ -44,5 +44,5 @@ CLAIMS = (
     Claim("alpha_no_steady_rise", QUOTE, "Alpha does not increase steadily over the hidden layers.", depth_trend,
           lambda c: max(x["rho"] for x in c["groups"]),
           "minus the Spearman correlation of the seed-mean alpha with depth; noise: its sd over a bootstrap of the "
-          "network's own training seeds (never below 1/sqrt(n - 1))"),
+          "network's own training seeds (never below that of n unrelated points, 1 / sqrt of n - 1)"),
 )

@@ -85,7 +85,7 @@ CLAIMS = (
           "The last layer's alpha ranks the networks as their test accuracy does.", fc1_tracks_accuracy,
           lambda c: c["rho"],
           "Spearman correlation; noise: its sd when each network is replaced by one of its own training seeds "
-          "(never below 1/sqrt(n - 1))"),
+          "(never below that of n unrelated points, 1 / sqrt of n - 1)"),
     Claim("alpha_rises_abruptly_at_fc1", QUOTE,
           "Only the last layer's alpha rises abruptly: above 1.5 times every earlier layer's.", rises_at_fc1,
           lambda c: min(r["effect"] for r in c["rows"]),
