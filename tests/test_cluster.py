@@ -173,6 +173,41 @@ def test_an_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypat
     assert done.stdout == ""
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["silent listener", "http server", "ucx"])
+def test_an_address_that_is_not_a_scheduler_is_one_line_within_seconds(tmp_path, server):
+    """distributed's timeout bounds the TCP connect, not the handshake: a listener that never answers (or the
+    dashboard's HTTP port) used to hang every forest stage; another protocol ended in a TypeError."""
+    import http.server
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    where = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    web = None
+    if server == "http server":
+        web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        where = f"tcp://127.0.0.1:{web.server_port}"
+    elif server == "ucx":
+        where = "ucx://127.0.0.1:1"
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).random((50, 4)))
+    np.save(tmp_path / "l.npy", np.arange(50) % 3)
+    started = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-m", "replication.estimator.wavelets", str(tmp_path / "f.npy"),
+                               str(tmp_path / "l.npy")], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                              env={**os.environ, cluster.SCHEDULER_VARIABLE: where})
+    finally:
+        listener.close()
+        if web is not None:
+            web.shutdown()
+    assert done.returncode == 1 and time.monotonic() - started < 30
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {where} (${cluster.SCHEDULER_VARIABLE})"), lines
+    assert "did not answer as a Dask scheduler" in lines[0]
+
+
 @pytest.mark.slow  # over 1.5 s on 2 cores: the full tier
 def test_a_stage_stops_before_any_work_when_the_scheduler_is_unreachable(tmp_path, monkeypatch):
     from replication.stages import smoothness

@@ -95,6 +95,8 @@ def test_compare_with_the_workspace_either_way_and_unknown_names(repo, monkeypat
         (repo / "params.yaml").write_text(params)
     with pytest.raises(UserError, match="neither a git revision nor a DVC experiment"):
         compare.compare("HEAD", "no-such-experiment")
+    with pytest.raises(UserError, match=r"names a git tree, not a commit"):
+        compare.compare("HEAD", "HEAD^{tree}")
 
 
 def test_broken_files_are_named_before_dvc_reads_them(tmp_path, monkeypatch):
@@ -106,6 +108,14 @@ def test_broken_files_are_named_before_dvc_reads_them(tmp_path, monkeypatch):
     (tmp_path / "results" / "metrics" / "claims.json").write_text("{not json")
     with pytest.raises(UserError, match="claims.json is not valid JSON"):
         compare.check_files("workspace", "workspace")
+    (tmp_path / "results" / "metrics" / "claims.json").write_text(json.dumps({"x": 1}))
+    bomb = "a0: &a0 [" + ", ".join(["x"] * 10) + "]\n" + "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10))
+    conflict = "schema: '2.0'\n<<<<<<< HEAD\nstages: {}\n=======\nstages: {a: 1}\n>>>>>>> other\n"
+    for text, why in ((bomb, "expands to more than"), (conflict, "dvc.lock"), ("schema: '2.0'\n", "no `stages`")):
+        (tmp_path / "dvc.lock").write_text(text)
+        with pytest.raises(UserError, match=why):
+            compare.check_files("workspace", "workspace")
 
 
 def test_a_lead_switch_shows_the_verdicts_under_each_sides_lead():

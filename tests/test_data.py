@@ -260,3 +260,20 @@ def test_leftovers_of_an_interrupted_fetch_are_removed(tmp_path, splits, capsys)
     cifar.fetch(write_batches_folder(splits, tmp_path / "b"), tmp_path / "data", full=False)
     assert [p.name for p in tmp_path.glob(".data.*")] == [".data.lock"]
     assert "left by an interrupted fetch" in capsys.readouterr().out
+
+
+def test_a_crash_between_the_two_renames_keeps_the_only_copy_of_the_data(tmp_path, splits, capsys):
+    """swap_in moved data/ into .data.old.X/ and died before renaming the new folder in: the next fetch (of a
+    source that turns out bad) must put the backup back, not delete it with the leftovers."""
+    root = tmp_path / "data"
+    cifar.fetch(write_batches_folder(splits, tmp_path / "b"), root, full=False)
+    before = snapshot(root)
+    backup = tmp_path / ".data.old.abc123"
+    backup.mkdir()
+    root.rename(backup / "data")
+    (tmp_path / ".data.xyz789").mkdir()  # the new folder, never renamed in
+    with pytest.raises(cifar.DataError):
+        cifar.fetch(tmp_path / "no-such-source", root, full=False)
+    assert snapshot(root) == before
+    assert "restored" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.glob(".data.*")] == [".data.lock"]

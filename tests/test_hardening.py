@@ -170,6 +170,40 @@ def test_the_estimator_cli_refuses_a_fifo(tmp_path, capsys):
     assert "is a FIFO, not a regular file" in capsys.readouterr().err
 
 
+def test_a_fifo_for_weights_data_or_a_file_to_hash_is_refused_not_waited_on(tmp_path):
+    """The readers of weights and resume files (torch), data arrays (numpy) and md5s open through open_regular."""
+    from replication.core.files import file_md5
+    from replication.networks import dataset
+    from replication.networks.weights import load_state
+
+    os.mkfifo(tmp_path / "final.pt")
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in dataset.SPLITS:
+        for kind in dataset.CANONICAL_FILES:
+            (data / f"{split}_{kind}").write_bytes(b"")
+    (data / "train_images.npy").unlink()
+    os.mkfifo(data / "train_images.npy")
+    for call in (lambda: load_state(tmp_path / "final.pt", "rerun its training"),
+                 lambda: file_md5(tmp_path / "final.pt"),
+                 lambda: dataset.load_split(data, "train")):
+        with within(10), pytest.raises(UserError, match="is a FIFO, not a regular file") as err:
+            call()
+        one_line(err)
+
+
+def test_the_report_reads_dvc_lock_through_the_guarded_reader(tmp_path):
+    from replication.report.provenance import lock_hash
+
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n" + "".join(
+        f"  s{i}: &s{i} [" + ", ".join([f"*s{i - 1}" if i else "x"] * 10) + "]\n" for i in range(10)))
+    with within(10), pytest.raises(UserError, match="dvc.lock: .*expands to more than") as err:
+        lock_hash(tmp_path)
+    one_line(err)
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  train: {cmd: x}\n  report: {cmd: y}\n")
+    assert lock_hash(tmp_path) == lock_hash(tmp_path)  # a sane lock still hashes
+
+
 def alias_bomb(levels: int = 10, width: int = 10) -> str:
     lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]

@@ -278,8 +278,8 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
 
 
 def file_md5(path: str | Path) -> str:
-    """md5 of a file's bytes."""
-    with open(path, "rb") as f:
+    """md5 of a regular file's bytes (a FIFO or device is refused by name, not waited on)."""
+    with open_regular(path, "a file to hash") as f:
         return hashlib.file_digest(f, "md5").hexdigest()
 
 

@@ -30,6 +30,7 @@ from replication.estimator.settings import EstimatorError
 SCHEDULER_VARIABLE = "REPLICATION_SCHEDULER"
 MEMORY_VARIABLE = "REPLICATION_CLUSTER_GB"
 CONNECT_SECONDS = 5  # an unreachable scheduler is reported after this long
+HANDSHAKE_SECONDS = 20  # and one that accepts the connection but never answers, after this long
 DEFAULT_GB = 4.0  # features of the layers in flight at once, held here and scattered to the workers
 
 T = TypeVar("T")
@@ -60,7 +61,9 @@ def connect() -> object | None:
             raise EstimatorError(f"${SCHEDULER_VARIABLE} is {where!r} but Dask's distributed is not installed: "
                                  "pip install -e '.[cluster]', or unset the variable to run here") from None
         try:
-            _clients[where] = Client(where, timeout=CONNECT_SECONDS, set_as_default=True)
+            _clients[where] = _open(Client, where)
+        except EstimatorError:
+            raise
         except ValueError:
             raise EstimatorError(f"${SCHEDULER_VARIABLE} is {where!r}, not a scheduler address such as "
                                  "tcp://HOST:8786") from None
@@ -68,7 +71,35 @@ def connect() -> object | None:
             raise EstimatorError(f"cannot reach the Dask scheduler at {where} (${SCHEDULER_VARIABLE}) within "
                                  f"{CONNECT_SECONDS} s ({type(err).__name__}); start it (`dask scheduler`) or "
                                  "unset the variable to run here") from None
+        except Exception as err:  # an HTTP server, another protocol (ucx:// without ucx): not a scheduler
+            reason = " ".join(str(err).split())[:120]
+            raise EstimatorError(f"{where} (${SCHEDULER_VARIABLE}) did not answer as a Dask scheduler "
+                                 f"({type(err).__name__}: {reason}); give the scheduler's address (tcp://HOST:8786, "
+                                 "not its dashboard) or unset the variable to run here") from None
     return _clients[where]
+
+
+def _open(client_class: type, where: str) -> object:
+    """Client(where), bounded as a whole: distributed's own timeout bounds the TCP connect, not the handshake
+    after it, so a listener that accepts and never answers would hang the stage forever."""
+    done: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            done["client"] = client_class(where, timeout=CONNECT_SECONDS, set_as_default=True)
+        except BaseException as err:  # handed to the caller's thread
+            done["error"] = err
+
+    thread = threading.Thread(target=target, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(HANDSHAKE_SECONDS)
+    if thread.is_alive():
+        raise EstimatorError(f"{where} (${SCHEDULER_VARIABLE}) accepted the connection but did not answer as a "
+                             f"Dask scheduler within {HANDSHAKE_SECONDS} s; is it the scheduler's address "
+                             "(tcp://HOST:8786)? Or unset the variable to run here")
+    if "error" in done:
+        raise done["error"]
+    return done["client"]
 
 
 def disconnect() -> None:

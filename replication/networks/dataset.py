@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from replication.core.errors import UserError
+from replication.core.files import open_regular
 from replication.core.settings import DataConfig
 
 CLASSES = (
@@ -48,6 +49,9 @@ def load_split(root: Path | str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (uint8, memory-mapped) and labels of one canonical split."""
     root = require(root)
     try:
+        for kind in ("images", "labels"):  # a FIFO or device is refused by name, not waited on
+            with open_regular(root / f"{split}_{kind}.npy", f"the {split} {kind} of data/"):
+                pass
         images = np.load(root / f"{split}_images.npy", mmap_mode="r")
         labels = np.load(root / f"{split}_labels.npy")
     except (OSError, ValueError, EOFError) as err:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from replication.core.errors import MissingResult, UserError
-from replication.core.files import write_bytes
+from replication.core.files import open_regular, write_bytes
 
 
 def save(path: Path, state: dict[str, torch.Tensor]) -> None:
@@ -26,7 +26,10 @@ def load_state(path: Path, what: str) -> dict:
     if not path.exists():
         raise MissingResult(f"{path}: missing; {what}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, what) as f:  # a FIFO or device is refused by name, not waited on
+            return torch.load(f, map_location="cpu", weights_only=True)
+    except UserError:
+        raise
     except Exception as err:  # truncated zip, pickle error, empty file: torch raises many types
         reason = (str(err).splitlines() or [""])[0][:200]
         raise UserError(f"{path}: unreadable ({type(err).__name__}: {reason}); "

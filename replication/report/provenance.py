@@ -11,11 +11,12 @@ import os
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from replication.core import registry as layout
-from replication.core.files import file_md5, recorded_md5
+from replication.core.errors import UserError
+from replication.core.files import file_md5, load_yaml, read_regular, recorded_md5
 from replication.report import settings as cfg
+
+MAX_LOCK_BYTES = 64 << 20  # dvc.lock of the full study is about 1 MB
 
 PACKAGES = ["torch", "torchvision", "numpy", "scikit-learn", "numba", "dvc", "matplotlib", "jinja2", "weasyprint",
             "pydantic"]
@@ -68,7 +69,8 @@ def git_state(root: Path = Path(".")) -> dict:
     # render's doing: they do not count as a change
     changed = [line[3:] for line in (git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
                if not line[3:].startswith(f"{layout.REPORT_DIR}/")]
-    if "dvc.lock" in changed and lock_hash(root) == _lock_stages_md5(git("show", "HEAD:dvc.lock") or ""):
+    if "dvc.lock" in changed and lock_hash(root) == _lock_stages_md5(git("show", "HEAD:dvc.lock") or "",
+                                                                    "dvc.lock at HEAD"):
         changed.remove("dvc.lock")
     return {"commit": commit, "dirty": bool(changed),
             "results_date": git("log", "-1", "--format=%cs", "--", str(layout.RESULTS)) or None}
@@ -78,11 +80,19 @@ def lock_hash(root: Path = Path(".")) -> str | None:
     """md5 of dvc.lock's stages other than the report (whose entry records this render's outputs: it
     cannot be hashed by the render itself)."""
     path = root / "dvc.lock"
-    return _lock_stages_md5(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    return _lock_stages_md5(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"))
 
 
-def _lock_stages_md5(text: str) -> str:
-    stages = (yaml.safe_load(text) or {}).get("stages", {})
+def _lock_stages_md5(text: str, source: str = "dvc.lock") -> str:
+    """The guarded YAML reader (no alias bomb, duplicate key or conflict marker gets through), one line naming
+    dvc.lock otherwise."""
+    lock = load_yaml(text, source) if text else {}
+    stages = lock.get("stages", {}) if isinstance(lock, dict) else None
+    if not isinstance(stages, dict):
+        raise UserError(f"{source}: no `stages` mapping; restore it with `git checkout -- dvc.lock`")
+    stages = dict(stages)
     stages.pop("report", None)
     return hashlib.md5(json.dumps(stages, sort_keys=True).encode()).hexdigest()
 

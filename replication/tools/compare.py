@@ -23,10 +23,11 @@ from typing import Any
 
 from replication.core import registry as layout
 from replication.core.errors import UserError
-from replication.core.files import load_yaml
+from replication.core.files import load_yaml, read_regular
 from replication.estimator.settings import short
 
 WORKSPACE = "workspace"
+MAX_FILE_BYTES = 64 << 20  # params.yaml, dvc.lock, a metrics file: far smaller
 MAX_LAYER_ROWS = 40  # per-layer alphas listed in the text; the overlay figure has all of them
 
 
@@ -39,16 +40,21 @@ def resolve(rev: str) -> str:
 
     with Repo() as repo:
         try:
-            return resolve_rev(repo.scm, rev)
+            sha = resolve_rev(repo.scm, rev)
         except RevError:
             raise UserError(f"{short(rev)} is neither a git revision nor a DVC experiment name (see `dvc exp list`)") \
                 from None
+    kind = subprocess.run(["git", "cat-file", "-t", sha], capture_output=True, text=True).stdout.strip()
+    if kind != "commit":  # HEAD^{tree}, a blob: DVC would read nothing there and report everything as changed
+        raise UserError(f"{short(rev)} names a git {kind or 'object'}, not a commit; give a commit, a branch, a tag "
+                        "or a DVC experiment name")
+    return sha
 
 
 def read_at(rev: str, path: Path) -> str | None:
     """A file's text at commit `rev` or in the workspace (None where it does not exist)."""
     if rev == WORKSPACE:
-        return path.read_text() if path.exists() else None
+        return read_regular(path, MAX_FILE_BYTES, str(path)).decode("utf-8", "replace") if path.exists() else None
     out = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True, text=True)
     return out.stdout if out.returncode == 0 else None
 
@@ -63,12 +69,18 @@ def files_at(rev: str, folder: Path, pattern: str) -> list[Path]:
 
 
 def check_files(rev: str, label: str) -> None:
-    """What DVC would choke on, named in one line first: params.yaml that is not bounded, valid YAML (an alias
-    bomb would hang DVC's parser), metrics files that are not JSON."""
+    """What DVC would choke on, named in one line first: params.yaml and dvc.lock that are not bounded, valid YAML
+    (an alias bomb would hang DVC's parser, conflict markers make it read nothing), metrics files that are not
+    JSON."""
     text = read_at(rev, Path("params.yaml"))
     if text is None:
         raise UserError(f"{label}: has no params.yaml")
     load_yaml(text, f"{label}: params.yaml")
+    lock = read_at(rev, Path("dvc.lock"))
+    if lock is not None:  # an alias bomb would hang DVC's parser; conflict markers make it read nothing
+        parsed = load_yaml(lock, f"{label}: dvc.lock")
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("stages"), dict):
+            raise UserError(f"{label}: dvc.lock has no `stages` mapping; restore it with `git checkout -- dvc.lock`")
     for path in files_at(rev, layout.METRICS_DIR, "*.json"):
         raw = read_at(rev, path)
         if raw is not None:

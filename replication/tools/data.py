@@ -91,6 +91,12 @@ def remove_leftovers(root: Path) -> list[Path]:
     while holding lock_of(root): then no live fetch is building them."""
     root = Path(root)
     stale = [p for p in root.parent.glob(f".{root.name}.*") if p.is_dir() and not p.is_symlink()]
+    if not root.exists():  # a crash between swap_in's two renames: the backup holds the only copy; put it back
+        backups = sorted(p / root.name for p in stale if p.name.startswith(f".{root.name}.old.")
+                         and (p / root.name).is_dir())
+        if backups:
+            backups[-1].rename(root)
+            print(f"restored {root}/ from {backups[-1].parent}, left by a fetch interrupted while swapping folders")
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return stale
