@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import pickle
 import signal
@@ -469,6 +470,33 @@ def test_a_full_disk_is_named_and_leaves_nothing_half_written(tmp_path, monkeypa
         files.write_json(path, {"new": 2})
     assert "result.json" in one_line(err)
     assert [p.name for p in path.parent.iterdir()] == ["result.json"] and files.read_json(path) == {"old": 1}
+
+
+@pytest.mark.parametrize(("code", "words"), [(errno.EROFS, "read-only"), (errno.EFBIG, "file-size limit"),
+                                             (errno.ENAMETOOLONG, "name is too long"), (errno.EISDIR, "a folder"),
+                                             (errno.EACCES, "permission denied"), (errno.EIO, "input/output"),
+                                             (errno.ENOLINK, "check the folder")])
+@pytest.mark.parametrize("where", ["mkstemp", "replace"])
+def test_every_write_error_is_named_by_errno_and_keeps_the_old_file(tmp_path, monkeypatch, code, words, where):
+    path = tmp_path / "out" / "result.json"
+    files.write_json(path, {"old": 1})
+
+    def fails(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(files.tempfile if where == "mkstemp" else files.os, where, fails)
+    with pytest.raises(UserError, match=words) as err:
+        files.write_json(path, {"new": 2})
+    line = one_line(err)
+    assert str(path) in line and errno.errorcode[code] in line and "the old file, if any, is intact" in line
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"] and files.read_json(path) == {"old": 1}
+
+
+def test_nan_never_reaches_a_json_file_as_bare_nan(tmp_path):
+    files.write_json(tmp_path / "m.json", {"z": float("nan"), "rows": [1.5, float("inf")], "n": np.float64("nan")})
+    text = (tmp_path / "m.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"z": None, "rows": [1.5, None], "n": None}
 
 
 def test_an_archive_without_a_batch_names_it(tmp_path, splits):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from structure import FLOORS, PACKAGE, STAGES, TOOLS, closure, dep_paths, imports, modules, path
@@ -191,3 +193,19 @@ def test_functions_are_short(module):
     long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 60]
     assert long == []
+
+
+# Readers that open a project file without the guards of core/files.py (regular-file check, size bound,
+# guarded YAML): each allowed use names why it is safe.
+BARE_READERS = re.compile(r"(?<![\w.])open\(|np\.load\(|torch\.load\(|yaml\.(?:safe_)?load\(")
+ALLOWED_BARE = {
+    "networks.dataset": 2,  # np.load of the two arrays open_regular has just checked (memory-mapped: needs a path)
+    "networks.weights": 1,  # torch.load of the file object open_regular returned
+    "estimator.wavelets": 1,  # np.load of the array open_regular has just checked (memory-mapped)
+    "core.runtime": 1,  # /proc/cpuinfo: the machine's, not the project's
+}
+
+
+def test_no_module_reads_a_project_file_past_the_guarded_readers():
+    found = {m: len(BARE_READERS.findall(path(m).read_text())) for m in modules() if m != "core.files"}
+    assert {m: n for m, n in found.items() if n} == ALLOWED_BARE

@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import stat
@@ -37,8 +38,11 @@ os.umask(_UMASK)
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success rename it over `path`, else delete it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise write_error(path, err) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -48,12 +52,32 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
         _fsync(path.parent)
     except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise disk_full(path) from None
-        raise
+        raise write_error(path, err) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+WRITE_ERRORS = {  # errno -> what went wrong and what to do (the old file, if any, is kept in every case)
+    errno.EROFS: "the file system is read-only; run from a writable checkout",
+    errno.EFBIG: "the file would exceed the file-size limit (`ulimit -f`, or the file system's); raise it and rerun",
+    errno.ENAMETOOLONG: "the name is too long for this file system; use a shorter name or a shallower folder",
+    errno.EISDIR: "a folder is in the way; move it aside and rerun",
+    errno.ENOTDIR: "a file is in the way where a folder should be; move it aside and rerun",
+    errno.EACCES: "permission denied; make the folder writable and rerun",
+    errno.EPERM: "the operation is not permitted here; make the folder writable and rerun",
+    errno.EIO: "an input/output error (the disk or network file system failed); check it and rerun",
+}
+
+
+def write_error(path: Path, err: OSError) -> UserError:
+    """The one-line error for a failed write of `path`: a full disk, or one of WRITE_ERRORS by errno; any other
+    errno is still named, with the file."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full(path)
+    why = WRITE_ERRORS.get(err.errno, f"{err.strerror or type(err).__name__}; check the folder and rerun")
+    return UserError(f"{path}: could not write it ({errno.errorcode.get(err.errno, 'error')}): {why}; nothing "
+                     "was half-written (the old file, if any, is intact)")
 
 
 def disk_full(path: Path) -> UserError:
@@ -228,8 +252,19 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def dumps_json(obj: Any) -> str:
-    """Deterministic JSON: sorted keys, indented, trailing newline."""
-    return json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n"
+    """Deterministic JSON: sorted keys, indented, trailing newline; NaN and infinities as null (bare NaN is not
+    JSON, and other readers refuse it)."""
+    return json.dumps(_finite(to_jsonable(obj)), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def write_json(path: str | Path, obj: Any) -> None:

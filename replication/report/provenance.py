@@ -48,7 +48,8 @@ def pinned_versions(constraints: Path) -> dict[str, str]:
     """Package -> version pinned in constraints.txt (the environment the results were made in)."""
     pins = {}
     if constraints.exists():
-        for line in constraints.read_text().splitlines():
+        text = read_regular(constraints, MAX_LOCK_BYTES, "constraints.txt").decode("utf-8", "replace")
+        for line in text.splitlines():
             name, sep, version = line.partition("==")
             if sep and not line.startswith("#"):
                 pins[name.strip().lower()] = version.strip()
@@ -110,7 +111,8 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
         pinned = pins.get(pkg.lower(), "not pinned")
         versions[pkg] = pinned if installed == pinned else f"{pinned} (rendered with {installed})"
     return {
-        "params_yaml": (root / "params.yaml").read_text(),  # as committed, with its comments
+        # as committed, with its comments
+        "params_yaml": read_regular(root / "params.yaml", MAX_LOCK_BYTES, "params.yaml").decode("utf-8", "replace"),
         "data_hash": recorded_md5(root / "data.dvc"),
         "files": [{"path": p.relative_to(root).as_posix(), "md5": file_md5(p)} for p in files],
         "params_md5": file_md5(root / "params.yaml"),
