@@ -205,6 +205,20 @@ def test_the_report_reads_dvc_lock_through_the_guarded_reader(tmp_path):
     assert lock_hash(tmp_path) == lock_hash(tmp_path)  # a sane lock still hashes
 
 
+def test_a_second_training_of_a_run_is_refused_before_the_dataset_loads(tmp_path, monkeypatch):
+    """No data/ here: a refusal that came after loading the dataset would name the data instead."""
+    from replication.networks.training import lock_of
+    from replication.stages import train
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    lock = lock_of(layout.resume_file("train", "resnet12", ".pt"))
+    with files.exclusive(lock, "training resnet12"), within(10):
+        with pytest.raises(UserError, match=r"training resnet12 is already running \(pid \d+") as err:
+            train.main(["resnet12"])
+    one_line(err)
+
+
 def alias_bomb(levels: int = 10, width: int = 10) -> str:
     lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]

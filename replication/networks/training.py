@@ -95,6 +95,11 @@ def train_epoch(model: torch.nn.Module, optimiser: torch.optim.Optimizer, x: tor
     return torch.stack(losses).mean().item()
 
 
+def lock_of(resume_path: Path) -> Path:
+    """The lock a training holds while it runs: beside its resume file."""
+    return resume_path.with_name(resume_path.name + ".lock")
+
+
 def fit(
     name: str,
     params: cfg.Params,
@@ -110,7 +115,7 @@ def fit(
     """
     if resume_path is None:
         return _fit(name, params, ds, device, None, progress)
-    with exclusive(resume_path.with_name(resume_path.name + ".lock"), f"training {name}"):
+    with exclusive(lock_of(resume_path), f"training {name}"):
         return _fit(name, params, ds, device, resume_path, progress)
 
 

@@ -12,7 +12,7 @@ import torch
 from replication.core import registry as layout
 from replication.core import runtime
 from replication.core.errors import run_main
-from replication.core.files import write_csv, write_json
+from replication.core.files import exclusive, write_csv, write_json
 from replication.networks import dataset, nets, training, weights
 from replication.networks import settings as cfg
 
@@ -25,9 +25,11 @@ def main(argv: list[str] | None = None) -> int:
 
     params = cfg.load(args.params)
     run_cfg = params.run_config(args.run)
+    resume = layout.resume_file("train", args.run, ".pt")
+    with exclusive(training.lock_of(resume), f"training {args.run}"):
+        pass  # a second training of this run stops here, in a second, not after the dataset has loaded
     device = runtime.setup(params.base)
     ds = dataset.load_dataset(params.data, device)
-    resume = layout.resume_file("train", args.run, ".pt")
     result = training.fit(args.run, params, ds, device, resume_path=resume)
 
     model = nets.build(run_cfg.network, params.network_config(run_cfg.network)).to(device)
