@@ -17,7 +17,6 @@ from replication.analysis.originals import originals
 from replication.core import registry as layout
 from replication.core.errors import UserError
 from replication.core.files import dumps_json, read_json
-from replication.networks.nets import describe
 from replication.report import settings as cfg
 
 
@@ -77,9 +76,22 @@ def _status(args: argparse.Namespace) -> str:
     return status(cfg.load(args.params)) + "\n"
 
 
+MAX_DESCRIBE_PARAMS = 50_000_000  # 200 MB of float32 weights; the study's largest network has about 21,000
+
+
 def _describe(args: argparse.Namespace) -> str:
+    import torch  # only for this command
+
+    from replication.networks.nets import build, count_params, describe
+
     params = cfg.load(args.params)
     names = args.networks or list(params.networks)
+    for name in names:  # counted on the meta device (no memory) before anything is built for real
+        with torch.device("meta"):
+            n = count_params(build(name, params.network_config(name), seed=0))
+        if n > MAX_DESCRIBE_PARAMS:
+            raise UserError(f"{args.params}: network {name!r} would have {n:,} parameters, more than the "
+                            f"{MAX_DESCRIBE_PARAMS:,} describe builds; check its widths in `networks`")
     out = {name: {"title": params.network_title(name), **describe(name, params.network_config(name))}
            for name in names}
     if args.json:

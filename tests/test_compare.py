@@ -131,6 +131,19 @@ def test_a_lead_switch_shows_the_verdicts_under_each_sides_lead():
     assert compare.lead_verdicts({}, {}, metrics, metrics) == ("", "", [])
 
 
+def test_whatif_refuses_a_missing_key_in_dvcs_words_before_importing_dvc():
+    import subprocess as sp
+
+    code = ("import sys\nfrom replication.tools.whatif import precheck\nfrom replication.core.errors import UserError\n"
+            "params = {'smoothness': {'lead': 'as_run'}}\nprecheck(['smoothness.lead=x', '+a.b=1', '~c'], params)\n"
+            "try:\n    precheck(['smoothness.leed=x'], params)\nexcept UserError as err:\n    print(err)\n"
+            "assert 'dvc' not in sys.modules\n")
+    out = sp.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("-S smoothness.leed=x: Could not override 'smoothness.leed'. To append to your "
+                                  "config use +smoothness.leed=x")
+
+
 def test_tolerance_hides_tiny_moves():
     rows = compare.differences({"a": 1.0, "b": 2.0, "c": "x"}, {"a": 1.0 + 1e-9, "b": 2.5, "c": "x"}, tolerance=1e-6)
     assert rows == [("b", 2.0, 2.5)]

@@ -219,6 +219,42 @@ def test_a_second_training_of_a_run_is_refused_before_the_dataset_loads(tmp_path
     one_line(err)
 
 
+def test_describe_refuses_a_network_too_large_to_build_before_building_it(tmp_path, capsys):
+    from replication.__main__ import main
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    raw["networks"]["huge"] = {"layers": ["stem conv1:4096", "plain conv2:4096", "plain conv3:4096",
+                                          "avgpool", "linear fc1:10"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with within(10):
+        assert main(["describe", "huge", "--params", str(tmp_path / "params.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "network 'huge' would have" in err and "more than the 50,000,000" in err
+
+
+def test_an_archive_of_too_many_members_stops_at_the_bound(tmp_path):
+    import io
+
+    from replication.tools import sources
+
+    archive = tmp_path / "many.tar"
+    with tarfile.open(archive, "w") as tar:
+        for i in range(sources.MAX_ARCHIVE_MEMBERS + 1):
+            tar.addfile(tarfile.TarInfo(f"x/{i}"), io.BytesIO(b""))
+    with within(20), pytest.raises(cifar.DataError, match="more than 10,000 members") as err:
+        cifar.fetch(archive, tmp_path / "data", full=False)
+    one_line(err)
+
+
+def test_data_check_of_a_big_folder_stops_at_the_bound(tmp_path, capsys):
+    for i in range(cifar.MAX_DATA_ENTRIES + 1):
+        (tmp_path / f"f{i}").write_bytes(b"")
+    with within(10):
+        assert cifar.main(["check", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "more than 1,000 entries" in err
+
+
 def alias_bomb(levels: int = 10, width: int = 10) -> str:
     lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]

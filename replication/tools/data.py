@@ -40,6 +40,7 @@ from replication.tools.sources import Split, check_split, read_archive, read_sou
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
+MAX_DATA_ENTRIES = 1_000  # files and folders a data folder to hash may hold (the canonical one has 7 files)
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 DEFAULT_ROOT = Path("data")
 DVC_FILE = Path("data.dvc")
@@ -138,11 +139,14 @@ def write_canonical(splits: dict[str, Split], root: Path, expected: str | None =
 def dvc_dir_hash(root: Path) -> str:
     """The md5 DVC records for a directory out: md5 of its sorted (relpath, md5) listing + '.dir'."""
     root = Path(root)
-    entries = [
-        {"md5": file_md5(p), "relpath": p.relative_to(root).as_posix()}
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    ]
+    found = []
+    for count, p in enumerate(root.rglob("*"), start=1):  # stops early in a folder that is not data
+        if count > MAX_DATA_ENTRIES:
+            raise DataError(f"{root}/ holds more than {MAX_DATA_ENTRIES:,} entries; the canonical data/ holds "
+                            f"{len(SPLITS) * len(CANONICAL_FILES) + 1} files. Is it the right folder (--root)?")
+        if p.is_file():
+            found.append(p)
+    entries = [{"md5": file_md5(p), "relpath": p.relative_to(root).as_posix()} for p in sorted(found)]
     entries.sort(key=lambda e: e["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
@@ -279,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"interrupted; {args.root}/ was left as it was", file=sys.stderr)
             return 130
         print(f"wrote {args.root}/ in {time.perf_counter() - start:.1f} s")
-    ok, message = check(args.root)
+    try:
+        ok, message = check(args.root)
+    except UserError as err:  # a broken data.dvc, a folder that is not data
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(message, file=sys.stdout if ok else sys.stderr)
     if ok and args.command in ("fetch", "ensure") and args.root == DEFAULT_ROOT:
         into_dvc_cache()

@@ -29,6 +29,7 @@ BATCH_NAMES = ("batches.meta", *BATCH_FILES["train"], *BATCH_FILES["test"])  # e
 MAX_BATCH_BYTES = 64 << 20
 MAX_ARCHIVE_BYTES = 512 << 20  # sum of the member sizes the archive declares, read from the headers
 MAX_PNG_BYTES = 64 << 10
+MAX_ARCHIVE_MEMBERS = 10_000  # the official archive has 9 (a folder, seven batches, a readme)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -227,7 +228,10 @@ def read_archive(path: Path) -> dict[str, Split]:
     total = 0
     try:
         with open_regular(path, "an archive") as f, tarfile.open(fileobj=f, mode="r:*") as tar:
-            for member in tar:
+            for count, member in enumerate(tar, start=1):
+                if count > MAX_ARCHIVE_MEMBERS:
+                    raise DataError(f"{path}: the archive holds more than {MAX_ARCHIVE_MEMBERS:,} members; "
+                                    "CIFAR-10's holds 9. Is it the right archive?")
                 total += max(member.size, 0)
                 if total > MAX_ARCHIVE_BYTES:
                     raise DataError(f"{path}: the archive holds more than {MAX_ARCHIVE_BYTES >> 20} MB; CIFAR-10's "

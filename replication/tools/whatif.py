@@ -58,6 +58,20 @@ def _scratch(root: Path, folder: Path) -> None:
     (folder / ".dvc" / "config.local").write_text("[core]\n    no_scm = true\n")
 
 
+def precheck(overrides: list[str], params: dict) -> None:
+    """The refusals DVC's -S would make, in its words, before DVC is imported (seconds): a key that is not in
+    params.yaml needs a `+`, and a setting needs a `=`."""
+    for text in overrides:
+        if text.startswith(("+", "~")):  # an added or deleted key: DVC's own code judges it
+            continue
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise UserError(f"-S {text[:80]}: a setting is KEY=VALUE (see `dvc exp run --help`)")
+        if _value(params, key) is MISSING:
+            raise UserError(f"-S {text[:80]}: Could not override '{key}'. To append to your config use "
+                            f"+{key}={value}"[:320])
+
+
 def _apply(folder: Path, overrides: list[str]) -> None:
     """DVC's own -S on the scratch params.yaml; its error in DVC's words (the missing key and the `+` hint)."""
     from dvc.utils.hydra import apply_overrides
@@ -158,13 +172,11 @@ def _costs(stages: list, root: Path) -> dict[str, Stage]:
 
 def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) -> Answer:
     """The stages `overrides` (DVC's -S syntax) would rerun, with their costs, and those already out of date."""
-    import networkx as nx
-    from dvc.repo import Repo
-
     root = Path(root).resolve()
     if not (root / "dvc.yaml").exists():
         raise UserError(f"{root}: no dvc.yaml here; run from the project's root")
     now = core_cfg.read(root / "params.yaml")
+    precheck(overrides, now)
     locked = _locked(root)
     with tempfile.TemporaryDirectory(prefix="replication-whatif.") as tmp:
         folder = Path(tmp)
@@ -177,6 +189,9 @@ def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) ->
                 raise UserError(str(err).replace(str(folder / "params.yaml"), "params.yaml with the settings")) \
                     from None
         after = core_cfg.read(folder / "params.yaml")
+        import networkx as nx
+        from dvc.repo import Repo
+
         with Repo(str(folder)) as repo:
             from dvc.stage import PipelineStage
 
