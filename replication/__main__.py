@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -33,13 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("rev_a", help="git revision, DVC experiment name, or 'workspace'")
     cp.add_argument("rev_b", help="git revision, DVC experiment name, or 'workspace'")
     cp.add_argument("--figure", type=Path, help="also draw alpha per layer of both into this SVG")
-    cp.add_argument("--tolerance", type=float, default=0.0, help="ignore metric changes smaller than this")
+    cp.add_argument("--tolerance", type=_tolerance, default=0.0, help="ignore metric changes smaller than this")
     mt = sub.add_parser("metrics", help="verdicts per preset, accuracies and fc1 alphas, under 120 columns")
     mt.add_argument("--params", default="params.yaml", help="params file (default params.yaml)")
     wi = sub.add_parser("whatif", help="the stages a setting would rerun, without running them or changing a file")
     wi.add_argument("-S", "--set-param", dest="overrides", action="append", required=True, metavar="KEY=VALUE",
                     help="a setting in the syntax of `dvc exp run -S` (repeat for several)")
     return parser
+
+
+def _tolerance(text: str) -> float:
+    """A finite number >= 0 (argparse names the option and the value when this raises)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number >= 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from synthetic import make_splits, write_archive, write_batches_folder, write_png_tree
 
+from replication.core.errors import UserError
 from replication.core.files import file_md5
 from replication.networks import dataset
 from replication.tools import data as cifar
@@ -250,7 +251,9 @@ def test_md5_checks_a_local_archive(tmp_path, splits):
     cifar.fetch(archive, tmp_path / "data", md5=file_md5(archive), full=False)
     with pytest.raises(cifar.DataError, match=r"md5 is .*expected 0{32} \(--md5\)"):
         cifar.fetch(archive, tmp_path / "data", md5="0" * 32, full=False)
-    with pytest.raises(cifar.DataError, match="--md5 checks an archive file"):
+    with pytest.raises(cifar.DataError, match="--md5 checks an archive file; .* is a folder"):
+        cifar.fetch(archive.parent, tmp_path / "data", md5="0" * 32, full=False)
+    with pytest.raises(UserError, match="staging: no such file"):  # absent: not called a folder
         cifar.fetch(archive.parent.parent / "staging", tmp_path / "data", md5="0" * 32, full=False)
 
 

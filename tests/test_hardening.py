@@ -255,6 +255,27 @@ def test_data_check_of_a_big_folder_stops_at_the_bound(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("error: ") and "more than 1,000 entries" in err
 
 
+def test_messages_name_the_right_thing(tmp_path, capsys):
+    """A FIFO given to --md5 is a FIFO (not 'a folder'); a title with a control character is refused by key;
+    --tolerance takes finite numbers >= 0 only."""
+    from replication.__main__ import main
+    from replication.report import settings as cfg
+
+    os.mkfifo(tmp_path / "archive.tar.gz")
+    with within(10), pytest.raises(UserError, match="is a FIFO, not a regular file") as err:
+        cifar.fetch(tmp_path / "archive.tar.gz", tmp_path / "data", md5="0" * 32, full=False)
+    one_line(err)
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    raw["report"]["title"] = "Smoothness\x1b[31m"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(UserError, match=r"key 'report.title': holds the control character '\\x1b'"):
+        cfg.load(tmp_path / "params.yaml")
+    for bad in ("nan", "-1", "inf"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["compare", "HEAD", "HEAD", "--tolerance", bad])
+        assert exit_.value.code == 2 and "give a finite number >= 0" in capsys.readouterr().err
+
+
 def alias_bomb(levels: int = 10, width: int = 10) -> str:
     lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]

@@ -4,10 +4,11 @@ refuses a top-level section nobody reads.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
 from replication.analysis import settings as analysis
 from replication.core import settings as core
@@ -21,6 +22,26 @@ class ReportConfig(Section):
     titles: dict[Name, Str] = {}  # network -> display name where default_title's is not the one wanted
     main_targets: tuple[Name, ...]  # smoothness targets of the first alpha figure
     overlays: dict[Name, dict[Name, Name]]  # figure -> pairs of targets drawn on one axis (first: second)
+
+    @field_validator("title")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return _no_control(value)
+
+    @field_validator("titles")
+    @classmethod
+    def _printable_titles(cls, value: dict[str, str]) -> dict[str, str]:
+        for title in value.values():
+            _no_control(title)
+        return value
+
+
+def _no_control(text: str) -> str:
+    """A title is printed in the HTML, the PDF and figure captions: no control character (a newline, an escape)."""
+    bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"holds the control character {bad!r}; use printable text")
+    return text
 
 
 class Params(analysis.Params):

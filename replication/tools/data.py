@@ -239,9 +239,9 @@ def _fetch(source: Path | None, root: Path, url: str, md5: str | None, full: boo
     else:
         source = Path(source)
         if md5 is not None:
-            if not source.is_file():
+            if source.is_dir():
                 raise DataError(f"--md5 checks an archive file; {source} is a folder")
-            got = file_md5(source)
+            got = file_md5(source)  # a FIFO or device is named as such by open_regular
             if got != md5:
                 raise DataError(f"{source}: md5 is {got}, expected {md5} (--md5); the archive is not the one "
                                 "you meant. Nothing was changed.")

@@ -248,8 +248,11 @@ def read_archive(path: Path) -> dict[str, Split]:
         raise
     except (tarfile.TarError, OSError, EOFError, ValueError) as err:
         raise DataError(f"{path}: not a readable tar archive ({' '.join(str(err).split())[:120]})") from None
-    if "batches.meta" not in contents or len(folders) != 1:
+    if len(folders) != 1:
         raise DataError(f"{path}: expected one cifar-10-batches-py folder inside, found {len(folders)}")
+    if "batches.meta" not in contents:
+        raise DataError(f"{path}: the archive's {next(iter(folders)) or 'top'} folder has no batches.meta; a "
+                        "cifar-10-batches-py folder has it beside the batches")
     missing = [name for name in BATCH_NAMES if name not in contents]
     if missing:  # named here: read_batches_folder would look for it on disk, inside the archive's path
         raise DataError(f"{path}: the archive has no {missing[0]}; a cifar-10-batches-py folder has "
