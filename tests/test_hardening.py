@@ -323,6 +323,27 @@ def test_two_report_renders_do_not_share_a_staging_folder(tmp_path, monkeypatch)
     assert not (tmp_path / ".report.staging").exists()
 
 
+def test_a_result_changed_during_the_render_is_named_and_not_swapped_in(tmp_path):
+    """The manifest hashes the results the report was rendered from: a file changed, added or removed meanwhile
+    stops the render in one line (build then leaves the previous report, as for any ReportError)."""
+    from replication.report import render
+    from replication.report.provenance import result_hashes
+
+    (tmp_path / "results" / "train").mkdir(parents=True)
+    metrics = tmp_path / "results" / "train" / "metrics.json"
+    metrics.write_text("{}")
+    before = result_hashes(tmp_path)
+    render.unchanged(before, before, tmp_path, tmp_path / "report")  # nothing moved: no error
+    metrics.write_text('{"written": "during the render"}')
+    with pytest.raises(render.ReportError, match=r"results/train/metrics.json changed while the report") as err:
+        render.unchanged(before, before, tmp_path, tmp_path / "report")
+    one_line(err)
+    metrics.write_text("{}")
+    (tmp_path / "results" / "late.json").write_text("{}")
+    with pytest.raises(render.ReportError, match=r"results/late.json changed"):
+        render.unchanged(before, before, tmp_path, tmp_path / "report")
+
+
 def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
     target = tmp_path / "precious.txt"
     target.write_text("keep me\n")

@@ -164,7 +164,8 @@ def test_a_failed_report_write_keeps_the_previous_report(project):
                "run_main(main)")
     out = run([sys.executable, "-c", limited], work, env)
     assert out.returncode == 1, out.stderr[-2000:]
-    assert out.stderr.startswith("error: could not write the report (File too large") and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("error: could not write the report (") and out.stderr.count("\n") == 1
+    assert "File too large" in out.stderr or "file-size limit" in out.stderr
     assert "report/ was left as it was" in out.stderr
     after = {p.relative_to(work): p.read_bytes() for p in (work / "report").rglob("*") if p.is_file()}
     assert after == before

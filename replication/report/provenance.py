@@ -98,9 +98,14 @@ def _lock_stages_md5(text: str, source: str = "dvc.lock") -> str:
     return hashlib.md5(json.dumps(stages, sort_keys=True).encode()).hexdigest()
 
 
+def result_hashes(root: Path = Path(".")) -> dict[str, str]:
+    """Path (relative to root) -> md5 of every file under results/, in path order."""
+    files = sorted(p for p in (root / layout.RESULTS).rglob("*") if p.is_file())
+    return {p.relative_to(root).as_posix(): file_md5(p) for p in files}
+
+
 def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
     """Params, data hash, content hashes of every input file, pinned and installed package versions."""
-    files = sorted(p for p in (root / layout.RESULTS).rglob("*") if p.is_file())
     pins = pinned_versions(root / "constraints.txt")
     versions = {}
     for pkg in PACKAGES:
@@ -114,7 +119,7 @@ def provenance(params: cfg.Params, root: Path = Path(".")) -> dict:
         # as committed, with its comments
         "params_yaml": read_regular(root / "params.yaml", MAX_LOCK_BYTES, "params.yaml").decode("utf-8", "replace"),
         "data_hash": recorded_md5(root / "data.dvc"),
-        "files": [{"path": p.relative_to(root).as_posix(), "md5": file_md5(p)} for p in files],
+        "files": [{"path": path, "md5": md5} for path, md5 in result_hashes(root).items()],
         "params_md5": file_md5(root / "params.yaml"),
         "lock_md5": lock_hash(root), **git_state(root),
         "constraints_md5": file_md5(root / "constraints.txt") if (root / "constraints.txt").exists() else None,
