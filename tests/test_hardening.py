@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import pickle
+import re
 import signal
 import struct
 import subprocess
@@ -274,6 +275,57 @@ def test_messages_name_the_right_thing(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             main(["compare", "HEAD", "HEAD", "--tolerance", bad])
         assert exit_.value.code == 2 and "give a finite number >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("path", "text", "words"), [
+    ("results/smoothness/as_run/resnet12/alphas.json", '{"layers": [{"layer": "fc1", "alpha": "high"}]}',
+     "layers.0.alpha: input should be a valid number"),
+    ("results/smoothness/as_run/resnet12/alphas.json", '{"layers": []}', "layers: list should have at least 1"),
+    ("results/train/resnet12/metrics.json", '{"test_accuracy": 0.6, "epochs_run": 3}',
+     "restored_epoch: field required"),
+    ("results/train/resnet12/metrics.json", '{"test_accuracy": 0.6, "epochs_run": 3, "restored_epoch": 1e6}',
+     "restored_epoch"),
+    ("results/train/resnet12/history.csv", "epoch,train_loss,val_loss,val_accuracy\n1,nope,1.0,0.5\n",
+     "line 2: train_loss"),
+    ("results/targets/resnet12.json", '{"run": "resnet12", "weights": "best", "weights_md5": "x"}', "weights"),
+])
+def test_result_values_are_checked_after_they_parse(tmp_path, path, text, words):
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_text(text)
+    with pytest.raises(UserError, match=re.escape(words)) as err:
+        layout.need(Path(path), "some@stage", tmp_path)
+    assert one_line(err).startswith(path) and "dvc repro -f some@stage" in str(err.value)
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [("epoch", "three", "epoch is 'three'"),
+                                                     ("epoch", 10**6, "epoch is '1000000'"),
+                                                     ("history", "nope", "its history is not one row")])
+def test_a_resume_file_with_bad_counters_is_named(tmp_path, key, value, words):
+    import torch
+
+    from replication.networks import training
+
+    state = {"fingerprint": "k", "epoch": 1, "best_epoch": 1, "elapsed": 1.0, "model": {}, "optimiser": {},
+             "rule": {}, "best": None, "snapshot": None,
+             "history": [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5}]}
+    state[key] = value
+    path = tmp_path / "run.pt"
+    torch.save(state, path)
+    with pytest.raises(UserError, match=re.escape(words)) as err:
+        training._resume("run", path, "k", None, None, None, None)
+    assert "delete it and rerun" in one_line(err)
+
+
+def test_labels_outside_the_ten_classes_are_named(tmp_path, splits):
+    from replication.networks import dataset
+
+    cifar.write_canonical(cifar.canonicalize(splits, "synthetic", full=False), tmp_path / "data")
+    labels = np.load(tmp_path / "data" / "test_labels.npy")
+    labels[0] = 12
+    np.save(tmp_path / "data" / "test_labels.npy", labels)
+    with pytest.raises(cifar.DataError, match=r"test_labels.npy: labels from \d to 12 \(10 classes") as err:
+        dataset.load_split(tmp_path / "data", "test")
+    one_line(err)
 
 
 def alias_bomb(levels: int = 10, width: int = 10) -> str:

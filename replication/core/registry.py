@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from replication.core import schemas
 from replication.core.errors import MissingResult, UserError
 from replication.core.files import NAME_PATTERN, read_csv, read_json
 
@@ -144,11 +145,12 @@ def figure(folder: Path, name: str) -> Path:
 
 
 def need(path: Path, stage: str, root: Path = Path(".")) -> Any:
-    """A JSON or CSV result, or MissingResult naming the stage to run."""
+    """A JSON or CSV result that fits its schema (core/schemas.py), or MissingResult naming the stage to run."""
     full = root / path
     if not full.exists():
         raise MissingResult(f"{path} is missing: run `dvc repro {stage}` first")
-    return read_json(full) if full.suffix == ".json" else read_csv(full)
+    data = read_json(full) if full.suffix == ".json" else read_csv(full)
+    return schemas.check(Path(path).as_posix(), data, stage)
 
 
 # --------------------------------------------------------------------------- stage families

@@ -56,7 +56,22 @@ def load_split(root: Path | str, split: str) -> tuple[np.ndarray, np.ndarray]:
         labels = np.load(root / f"{split}_labels.npy")
     except (OSError, ValueError, EOFError) as err:
         raise DataError(f"{root}/{split}_*.npy: unreadable ({err}). Rebuild data/: {FETCH_HINT}") from err
+    check_arrays(images, labels, f"{root}/{split}")
     return images, labels
+
+
+def check_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> None:
+    """The canonical shapes and values, checked after the arrays load: uint8 images N x 3 x 32 x 32, N integer
+    labels from 0 to 9; one line naming the array otherwise."""
+    def bad(kind: str, what: str) -> DataError:
+        return DataError(f"{where}_{kind}.npy: {what}, not canonical CIFAR-10. Rebuild data/: {FETCH_HINT}")
+
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (3, 32, 32):
+        raise bad("images", f"a {images.dtype} array of shape {images.shape}")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or len(labels) != len(images):
+        raise bad("labels", f"a {labels.dtype} array of shape {labels.shape} beside {len(images):,} images")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(CLASSES)):
+        raise bad("labels", f"labels from {int(labels.min())} to {int(labels.max())} (10 classes: 0 to 9)")
 
 
 def normalise(images: np.ndarray, cfg: DataConfig) -> torch.Tensor:

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tqdm import tqdm
 
-from replication.core import runtime
+from replication.core import registry as layout
+from replication.core import runtime, schemas
 from replication.core.errors import UserError
 from replication.core.files import dumps_json, exclusive
 from replication.networks import nets, stopping, weights
@@ -142,6 +143,7 @@ def _resume(name: str, path: Path | None, key: str, model: nets.Network, optimis
     if not isinstance(state, dict) or state.get("fingerprint") != key or set(state) != RESUME_KEYS:
         print(f"{name}: {path} was made with other params or another version; starting afresh")
         return progress
+    _check_progress(state, path)
     weights.load_into(model, state["model"], path, "delete it (it only holds an interrupted training's progress)")
     try:
         optimiser.load_state_dict(state["optimiser"])
@@ -151,6 +153,24 @@ def _resume(name: str, path: Path | None, key: str, model: nets.Network, optimis
     print(f"{name}: resuming after epoch {state['epoch']} from {path}")
     return _Progress(make_rule(state["rule"]), state["history"], state["best"], state["snapshot"],
                      state["best_epoch"], state["epoch"] + 1, state["elapsed"])
+
+
+def _check_progress(state: dict, path: Path) -> None:
+    """The counters and history of a resume file, checked after it loads (an epoch "three" or 10^6, a history
+    "nope"), one line naming the file."""
+    def bad(what: str) -> UserError:
+        return UserError(f"{path}: {what}; delete it and rerun (it only holds an interrupted training's progress)")
+
+    for key in ("epoch", "best_epoch"):
+        value = state[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= schemas.MAX_EPOCHS:
+            raise bad(f"{key} is {str(value)[:40]!r}, not an epoch from 0 to {schemas.MAX_EPOCHS:,}")
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != state["epoch"] or not all(
+            isinstance(row, dict) and set(layout.HISTORY_COLUMNS) <= set(row) for row in history):
+        raise bad(f"its history is not one row of {', '.join(layout.HISTORY_COLUMNS)} per epoch run")
+    if not isinstance(state["elapsed"], (int, float)) or not math.isfinite(state["elapsed"]):
+        raise bad(f"elapsed is {str(state['elapsed'])[:40]!r}, not a number of seconds")
 
 
 RESUME_KEYS = {"fingerprint", "epoch", "model", "optimiser", "rule", "history", "best", "snapshot", "best_epoch",
