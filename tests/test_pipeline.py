@@ -245,16 +245,23 @@ def test_settings_that_cannot_change_a_result_rerun_nothing_but_the_report(proje
         params_file.write_text(saved)
 
 
+def commit_all(work: Path, env: dict, message: str) -> dict:
+    """`git add -A` and commit (an empty commit where nothing changed); the env with a git identity."""
+    env = {**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", message, "--allow-empty"], cwd=work, env=env, check=True,
+                   capture_output=True)
+    return env
+
+
 def test_a_queued_experiment_runs_and_its_metrics_compare(project):
     """`dvc exp run --queue` runs in a temporary copy of the project: data/ must reach it from the DVC cache."""
     import json
     import time
 
     work, env, dvc = project
-    env = {**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "commit", "-qm", "tiny results"], cwd=work, env=env, check=True, capture_output=True)
+    env = commit_all(work, env, "tiny results")
     # --dry runs in a temporary copy that DVC does not check data out into; --allow-missing is its remedy
     dry = run([dvc, "exp", "run", "--dry", "--allow-missing", "-S", "report.title=Dry"], work, env)
     assert dry.returncode == 0 and "Running stage 'report'" in dry.stdout, dry.stdout[-2000:] + dry.stderr[-2000:]
@@ -292,11 +299,7 @@ def test_a_bad_setting_given_to_exp_run_loses_no_result(project):
     """DVC removes a stage's outputs before it runs it, unless they persist: a value the stage refuses must leave
     results/ and report/ as they were, and its one error line says how to undo the setting."""
     work, env, dvc = project
-    env = {**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "add", "-A"], cwd=work, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "commit", "-qm", "results", "--allow-empty"], cwd=work, env=env, check=True,
-                   capture_output=True)
+    env = commit_all(work, env, "results")
 
     def files():
         return {p: p.read_bytes() for top in ("results", "report") for p in (work / top).rglob("*") if p.is_file()}

@@ -86,14 +86,19 @@ def lock_hash(root: Path = Path(".")) -> str | None:
     return _lock_stages_md5(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"))
 
 
-def _lock_stages_md5(text: str, source: str = "dvc.lock") -> str:
-    """The guarded YAML reader (no alias bomb, duplicate key or conflict marker gets through), one line naming
-    dvc.lock otherwise."""
-    lock = load_yaml(text, source) if text else {}
-    stages = lock.get("stages", {}) if isinstance(lock, dict) else None
+def lock_stages(text: str, source: str = "dvc.lock") -> dict:
+    """dvc.lock's `stages` mapping, read with the guarded YAML reader (no alias bomb, duplicate key or conflict
+    marker gets through); one line naming `source` otherwise. The one reader of dvc.lock (report, compare,
+    whatif)."""
+    lock = load_yaml(text, source)
+    stages = lock.get("stages") if isinstance(lock, dict) else None
     if not isinstance(stages, dict):
         raise UserError(f"{source}: no `stages` mapping; restore it with `git checkout -- dvc.lock`")
-    stages = dict(stages)
+    return stages
+
+
+def _lock_stages_md5(text: str, source: str = "dvc.lock") -> str:
+    stages = dict(lock_stages(text, source)) if text else {}
     stages.pop("report", None)
     return hashlib.md5(json.dumps(stages, sort_keys=True).encode()).hexdigest()
 

@@ -25,6 +25,7 @@ from replication.core import registry as layout
 from replication.core.errors import UserError
 from replication.core.files import load_yaml, read_regular
 from replication.estimator.settings import short
+from replication.report.provenance import lock_stages
 
 WORKSPACE = "workspace"
 MAX_FILE_BYTES = 64 << 20  # params.yaml, dvc.lock, a metrics file: far smaller
@@ -78,9 +79,7 @@ def check_files(rev: str, label: str) -> None:
     load_yaml(text, f"{label}: params.yaml")
     lock = read_at(rev, Path("dvc.lock"))
     if lock is not None:  # an alias bomb would hang DVC's parser; conflict markers make it read nothing
-        parsed = load_yaml(lock, f"{label}: dvc.lock")
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("stages"), dict):
-            raise UserError(f"{label}: dvc.lock has no `stages` mapping; restore it with `git checkout -- dvc.lock`")
+        lock_stages(lock, f"{label}: dvc.lock")
     for path in files_at(rev, layout.METRICS_DIR, "*.json"):
         raw = read_at(rev, path)
         if raw is not None:

@@ -46,7 +46,7 @@ def _rows(head: list[str], rows: list[list[str]], first: int) -> list[str]:
 
 def verdicts(params: cfg.Params, root: Path) -> list[str]:
     sm = params.smoothness
-    presets = [sm.lead, *(p for p in sm.ordered if p != sm.lead)]
+    presets = sm.ordered  # the lead first
     verdict = {p: _metrics(f"claims_verdict.{p}", root) for p in presets}
     z = {p: _metrics(f"claims_z.{p}", root) for p in presets}
     claims = list(verdict[sm.lead]) + sorted({c for p in presets for c in verdict[p]} - set(verdict[sm.lead]))
@@ -80,7 +80,7 @@ def accuracy(params: cfg.Params, root: Path) -> list[str]:
 
 def fc1(params: cfg.Params, root: Path) -> list[str]:
     sm = params.smoothness
-    presets = [sm.lead, *(p for p in sm.ordered if p != sm.lead)]
+    presets = sm.ordered  # the lead first
     values = {p: _metrics(f"fc1_alpha.{p}", root) for p in presets}
     charts = originals()["per_layer"]["alpha"]  # [low, high) read off the original's charts
     shown = seed_groups.analysed_targets(params)

@@ -25,11 +25,11 @@ from typing import Any
 
 from replication.core import settings as core_cfg
 from replication.core.errors import UserError
-from replication.core.files import load_yaml, read_json, read_regular
+from replication.core.files import read_json, read_regular
 from replication.report import settings as cfg
+from replication.report.provenance import MAX_LOCK_BYTES, lock_stages
 
 KEEP_OUT = {"params.yaml", ".dvc", ".git"}
-MAX_LOCK_BYTES = 64 << 20
 MISSING = object()
 
 
@@ -98,11 +98,7 @@ def _locked(root: Path) -> dict[str, dict]:
     path = root / "dvc.lock"
     if not path.exists():
         return {}
-    lock = load_yaml(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"), "dvc.lock")
-    stages = lock.get("stages") if isinstance(lock, dict) else None
-    if not isinstance(stages, dict):
-        raise UserError("dvc.lock: no `stages` mapping; restore it with `git checkout -- dvc.lock`")
-    return stages
+    return lock_stages(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"))
 
 
 def _params_changed(stage, params: dict, locked: dict) -> bool:
@@ -118,7 +114,8 @@ def _params_changed(stage, params: dict, locked: dict) -> bool:
             continue
         was = recorded.get(dep.def_path, {})
         for key in dep.params or []:
-            if was.get(key, MISSING) != _value(params, key) or _value(params, key) is MISSING:
+            now = _value(params, key)
+            if now is MISSING or was.get(key, MISSING) != now:
                 return True
     return False
 
@@ -149,10 +146,8 @@ def _timing_path(stage) -> Path | None:
 def _costs(stages: list, root: Path) -> dict[str, Stage]:
     """Each stage's recorded wall time; for a stage never timed, the median of its family on the same last key
     (the network), else of its whole family."""
-    recorded = {}
-    for st in stages:
-        path = _timing_path(st)
-        recorded[st.name] = _seconds(root / path) if path else math.nan
+    paths = {st.name: _timing_path(st) for st in stages}
+    recorded = {name: _seconds(root / path) if path else math.nan for name, path in paths.items()}
 
     def family(name: str) -> tuple[str, str]:
         head, _, keys = name.partition("@")
@@ -160,7 +155,7 @@ def _costs(stages: list, root: Path) -> dict[str, Stage]:
 
     out = {}
     for name, seconds in recorded.items():
-        if not math.isnan(seconds) or _timing_path(next(s for s in stages if s.name == name)) is None:
+        if not math.isnan(seconds) or paths[name] is None:
             out[name] = Stage(name, seconds, False)
             continue
         fam, last = family(name)
