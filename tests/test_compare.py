@@ -169,3 +169,11 @@ def test_whatif_names_the_stages_a_setting_would_rerun_and_changes_nothing(repo,
         what_if(["smoothness.preset"], repo, check=False)
     with pytest.raises(UserError, match=r"Could not override 'smoothness.nope'. To append .* \+smoothness.nope=1"):
         what_if(["smoothness.nope=1"], repo, check=False)  # DVC's own words for a key not in the file
+    good = (repo / "dvc.yaml").read_bytes()
+    try:  # a broken pipeline file is named as the project's, not as the scratch folder's copy
+        (repo / "dvc.yaml").write_bytes(good + b"\nbroken: [\n")
+        with pytest.raises(UserError, match=r"^unable to read: 'dvc.yaml', YAML file structure is corrupted") as err:
+            what_if([f"smoothness.preset={other}"], repo, check=False)
+        assert "replication-whatif" not in str(err.value) and "\n" not in str(err.value)
+    finally:
+        (repo / "dvc.yaml").write_bytes(good)

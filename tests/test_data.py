@@ -103,7 +103,7 @@ def test_a_fetch_does_not_download_what_data_dvc_already_has(tmp_path, splits, c
 
 def _corrupt(kind, tmp_path, splits):
     """Write a broken source of the given kind; return its path and the expected message."""
-    if kind in ("truncated", "shape", "label", "corrupt"):
+    if kind in ("truncated", "shape", "label", "corrupt", "zero_d", "bad_name"):
         folder = write_batches_folder(splits, tmp_path / "bad")
         path = folder / "data_batch_2"
         if kind == "truncated":
@@ -116,6 +116,12 @@ def _corrupt(kind, tmp_path, splits):
         if kind == "shape":
             batch[b"data"] = batch[b"data"][:, :3000]
             message = r"data_batch_2: 'data' has shape \(10, 3000\)"
+        elif kind == "zero_d":  # named as the data it is, not as labels that fail to match its rows
+            batch[b"data"] = np.array(7, dtype=np.uint8)
+            message = r"data_batch_2: 'data' has shape \(\) and dtype uint8; expected \(rows, 3072\) uint8"
+        elif kind == "bad_name":  # shown as its bytes, never decoded to U+FFFD
+            batch[b"filenames"][4] = b"cat\xff\xfe.png"
+            message = r"data_batch_2: 'filenames' entry 4 is not UTF-8 text \(b'cat\\xff\\xfe.png'\)"
         else:
             batch[b"labels"][3] = 12
             message = "label 12 .* out of range"
@@ -130,6 +136,11 @@ def _corrupt(kind, tmp_path, splits):
     from PIL import Image
 
     png = next((folder / "train" / "cat").glob("*.png"))
+    if kind == "bad_png_name":
+        import os
+
+        os.rename(png, os.fsencode(png.parent) + b"/cat\xff.png")
+        return folder, r"train/cat/cat\\xff.png: the file name is not UTF-8 text; rename it"
     if kind == "size":
         Image.new("RGB", (31, 32)).save(png)
         return folder, "8-bit RGB 31x32; expected 8-bit RGB 32x32"
@@ -137,7 +148,8 @@ def _corrupt(kind, tmp_path, splits):
     return folder, "image is 8-bit grey 32x32"
 
 
-@pytest.mark.parametrize("kind", ["truncated", "corrupt", "shape", "label", "missing_class", "size", "grey"])
+@pytest.mark.parametrize("kind", ["truncated", "corrupt", "shape", "zero_d", "bad_name", "label", "missing_class",
+                                  "size", "grey", "bad_png_name"])
 def test_bad_input_errors_and_leaves_data_untouched(tmp_path, splits, kind):
     root = tmp_path / "data"
     cifar.fetch(write_batches_folder(splits, tmp_path / "good"), root, full=False)

@@ -11,6 +11,7 @@ control characters are refused (one name per line is how the canonical folder st
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import tarfile
@@ -32,6 +33,28 @@ MAX_PNG_BYTES = 64 << 10
 MAX_ARCHIVE_MEMBERS = 10_000  # the official archive has 9 (a folder, seven batches, a readme)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shown(path: Path | str) -> str:
+    """A path as printable text: bytes that are not UTF-8 appear as \\xNN escapes (the bytes on disk), not as
+    U+FFFD or a lone surrogate."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _text(path: Path, key: str, index: int, value: bytes | str) -> str:
+    """A name stored in a batch (`filenames`, `label_names`) as text; a name that is not UTF-8 is refused with its
+    bytes shown, where decoding with replacement would change the name silently."""
+    raw = value
+    if isinstance(value, str):  # a str pickled from a bytes name keeps its bad bytes as lone surrogates
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeError:
+            raw = value.encode("utf-8", "surrogatepass")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{shown(path)}: '{key}' entry {index} is not UTF-8 text ({raw[:60]!r}); CIFAR-10's names "
+                        "are ASCII: rebuild the batch with UTF-8 names") from None
 
 
 @dataclass(frozen=True)
@@ -122,7 +145,7 @@ def read_batches_folder(folder: Path, contents: dict[str, bytes] | None = None) 
     label_names = meta.get("label_names", [])
     if not isinstance(label_names, list) or len(label_names) != len(CLASSES):
         raise DataError(f"{folder / 'batches.meta'}: label_names must list CIFAR-10's {len(CLASSES)} classes")
-    names = [n.decode(errors="replace") if isinstance(n, bytes) else n for n in label_names]
+    names = [_text(folder / "batches.meta", "label_names", i, n) for i, n in enumerate(label_names)]
     if tuple(names) != CLASSES:
         raise DataError(f"{folder / 'batches.meta'}: label_names {names} are not CIFAR-10's {CLASSES}")
     splits = {}
@@ -135,15 +158,9 @@ def read_batches_folder(folder: Path, contents: dict[str, bytes] | None = None) 
                 if key not in batch:
                     raise DataError(f"{path}: key '{key}' missing")
             _check_batch_types(path, batch)
-            data = batch["data"]
-            if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-                raise DataError(
-                    f"{path}: 'data' has shape {data.shape} and dtype {data.dtype}; "
-                    "expected (rows, 3072) uint8"
-                )
-            images.append(data.reshape(-1, 3, 32, 32))  # _check_batch_types: one integer label per row
+            images.append(batch["data"].reshape(-1, 3, 32, 32))  # _check_batch_types: one integer label per row
             labels.append(np.asarray(batch["labels"], dtype=np.int64))
-            filenames += [f.decode(errors="replace") if isinstance(f, bytes) else f for f in batch["filenames"]]
+            filenames += [_text(path, "filenames", i, f) for i, f in enumerate(batch["filenames"])]
         splits[split] = Split(np.concatenate(images), np.concatenate(labels), tuple(filenames))
     return splits
 
@@ -151,9 +168,12 @@ def read_batches_folder(folder: Path, contents: dict[str, bytes] | None = None) 
 def _check_batch_types(path: Path, batch: dict) -> None:
     """The types the official batches hold, checked before numpy converts anything (a nested list could
     expand to gigabytes): data an ndarray, labels a list of ints, filenames a list of bytes or str."""
-    if not isinstance(batch["data"], np.ndarray):
-        raise DataError(f"{path}: 'data' is a {type(batch['data']).__name__}; expected a uint8 numpy array")
-    rows = batch["data"].shape[0] if batch["data"].ndim else 0
+    data = batch["data"]
+    if not isinstance(data, np.ndarray):
+        raise DataError(f"{path}: 'data' is a {type(data).__name__}; expected a uint8 numpy array")
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:  # a 0-d array is named here, as data
+        raise DataError(f"{path}: 'data' has shape {data.shape} and dtype {data.dtype}; expected (rows, 3072) uint8")
+    rows = data.shape[0]
     wants = {"labels": "integer class indices", "filenames": "file names (bytes or str)"}
     for key, types in (("labels", (int,)), ("filenames", (bytes, str))):
         values = batch[key]
@@ -194,8 +214,12 @@ def read_png(png: Path) -> np.ndarray:
     """One 8-bit RGB 32x32 PNG as a 3 x 32 x 32 uint8 array; the header (signature, size, bit depth, colour
     type) is checked before any pixel is decoded, so a huge, 16-bit or disguised image is refused unread."""
     if CONTROL.search(png.name):
-        raise DataError(f"{png.parent / png.name.encode('unicode_escape').decode()}: the file name holds a control "
-                        "character; rename it")
+        raise DataError(f"{shown(png.parent / png.name.encode('unicode_escape').decode())}: the file name holds a "
+                        "control character; rename it")
+    try:
+        png.name.encode("utf-8")
+    except UnicodeError:  # bytes that are not UTF-8 arrive as lone surrogates: shown as the bytes they were
+        raise DataError(f"{shown(png)}: the file name is not UTF-8 text; rename it") from None
     with open_regular(png, "a PNG image", MAX_PNG_BYTES) as f:
         content = f.read()
     if not content.startswith(PNG_SIGNATURE) or content[12:16] != b"IHDR":

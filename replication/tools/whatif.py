@@ -16,6 +16,7 @@ are `dvc status`'s business, not this tool's.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import statistics
 import tempfile
@@ -30,6 +31,7 @@ from replication.report import settings as cfg
 from replication.report.provenance import MAX_LOCK_BYTES, lock_stages
 
 KEEP_OUT = {"params.yaml", ".dvc", ".git"}
+SCRATCH = re.compile(r"(?:\.\./)*[^\s'\"]*replication-whatif\.[A-Za-z0-9_]+/?")
 MISSING = object()
 
 
@@ -79,7 +81,7 @@ def _apply(folder: Path, overrides: list[str]) -> None:
     try:
         apply_overrides(str(folder / "params.yaml"), overrides)
     except Exception as err:  # hydra's parser and DVC raise several types for a malformed override
-        reason = " ".join(str(err.__cause__ or err).split())
+        reason = SCRATCH.sub("", " ".join(str(err.__cause__ or err).split()))
         raise UserError(f"-S {' '.join(overrides)[:80]}: {reason[:240]}") from None
 
 
@@ -185,22 +187,32 @@ def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) ->
                     from None
         after = core_cfg.read(folder / "params.yaml")
         import networkx as nx
+        from dvc.exceptions import DvcException
         from dvc.repo import Repo
 
-        with Repo(str(folder)) as repo:
-            from dvc.stage import PipelineStage
+        try:
+            with Repo(str(folder)) as repo:
+                from dvc.stage import PipelineStage
 
-            stages = [st for st in repo.index.stages if isinstance(st, PipelineStage)]  # not data.dvc
-            graph = repo.index.graph  # edges run from a stage to the stages it depends on
-            changed = {st for st in stages if _params_changed(st, after, locked)}
-            stale = {st.name for st in stages if st.name in locked and _params_changed(st, now, locked)}
-            reruns = set(changed)
-            for st in changed:
-                reruns |= {up for up in nx.ancestors(graph, st) if isinstance(up, PipelineStage)}
-            order = [st for st in reversed(list(nx.topological_sort(graph))) if st in reruns]
-            costs = _costs(stages, root)
+                stages = [st for st in repo.index.stages if isinstance(st, PipelineStage)]  # not data.dvc
+                graph = repo.index.graph  # edges run from a stage to the stages it depends on
+                changed = {st for st in stages if _params_changed(st, after, locked)}
+                stale = {st.name for st in stages if st.name in locked and _params_changed(st, now, locked)}
+                reruns = set(changed)
+                for st in changed:
+                    reruns |= {up for up in nx.ancestors(graph, st) if isinstance(up, PipelineStage)}
+                order = [st for st in reversed(list(nx.topological_sort(graph))) if st in reruns]
+                costs = _costs(stages, root)
+        except DvcException as err:  # a broken dvc.yaml, .dvc file or config: named as the project's file
+            raise UserError(f"{scratch_free(err)}; `dvc status` in the project shows the same") from None
     names = [st.name for st in order]
     return Answer([costs[n] for n in names if n not in stale], sorted(stale))
+
+
+def scratch_free(err: BaseException) -> str:
+    """DVC's message, on one line, with the scratch folder's paths written as the project's own."""
+    parts = [str(err)] + ([str(err.__cause__)] if err.__cause__ and str(err.__cause__) not in str(err) else [])
+    return SCRATCH.sub("", " ".join(" ".join(parts).split()))[:400]
 
 
 def hours(seconds: float) -> str:
