@@ -202,6 +202,12 @@ def test_the_report_reads_dvc_lock_through_the_guarded_reader(tmp_path):
     with within(10), pytest.raises(UserError, match="dvc.lock: .*expands to more than") as err:
         lock_hash(tmp_path)
     one_line(err)
+    from replication.report import render
+    from replication.report import settings as report_cfg
+
+    with within(10), pytest.raises(UserError, match="^dvc.lock: .*expands to more than"):  # before any result is read
+        render.build(report_cfg.load(), tmp_path / "report", root=tmp_path)
+    assert not (tmp_path / "report").exists()
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  train: {cmd: x}\n  report: {cmd: y}\n")
     assert lock_hash(tmp_path) == lock_hash(tmp_path)  # a sane lock still hashes
 

@@ -91,3 +91,30 @@ def test_a_verdict_count_reads_as_a_sentence():
     assert context.claims_with(2, "does not hold") == "2 claims do not hold"
     assert context.claims_with(6, "within noise") == "6 claims are within noise"
     assert context.claims_with(1, "inconclusive") == "1 claim is inconclusive"
+
+
+def test_seed_panels_draw_the_lead_where_two_seeds_have_every_layer_else_the_next_preset():
+    """The seed figure once drew every group in one row, under the lead only: groups whose seeds have the last
+    layer only came out as empty panels with overlapping titles."""
+    params = cfg.load()
+    groups = params.seed_groups
+    assert {"resnet12", "plain12", "plain6"} <= set(groups)
+
+    class Stub:
+        def __init__(self, layered: dict):  # (run, preset) -> number of layers; absent = not computed
+            self.layered = layered
+
+        def has(self, run, preset=None):
+            return (run, preset) in self.layered
+
+        def layers(self, run, preset=None):
+            return [0.1] * self.layered[(run, preset)]
+
+    lead, other = params.smoothness.ordered[:2]
+    layered = {(r, p): 1 for runs in groups.values() for r in runs for p in params.smoothness.ordered}
+    layered.update({(groups["resnet12"][0], lead): 14, **{(r, other): 14 for r in groups["resnet12"]}})
+    layered.update({(r, lead): 14 for r in groups["plain12"][:2]})
+    panels = draw.seed_panels(params, Stub(layered))
+    assert panels["resnet12"] == (other, list(groups["resnet12"]))  # one seed under the lead is no spread
+    assert panels["plain12"] == (lead, list(groups["plain12"][:2]))
+    assert "plain6" not in panels  # last layer only under every preset

@@ -83,9 +83,11 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
     draw("overfit_curve", trained([ov.run, ov.baseline]), figures.fig_curves, params, results, [ov.run, ov.baseline],
          cols=2, orig_curves=orig["curves"])
     if params.seed_groups:
-        seed_runs = [r for runs in params.seed_groups.values() for r in runs]
-        draw("seeds", smoothed([r for r in seed_runs if results.has(r)]), figures.fig_seeds, results,
-             params.seed_groups)
+        panels = seed_panels(params, results)
+        if panels:
+            made = [(layout.SMOOTHNESS.stage(p, r), str(layout.alphas_json(p, r))) for p, runs in panels.values()
+                    for r in runs]
+            draw("seeds", made, figures.fig_seeds, results, panels, params.smoothness.lead)
         compared = {g: runs for g, runs in params.seed_groups.items() if g in params.claims.converge}
         curve_runs = [r for runs in compared.values() for r in runs]
         if curve_runs:
@@ -98,6 +100,20 @@ def _draw_runs_and_alphas(figs: _Figures, params: cfg.Params, results: Results, 
     draw("diagnostics", smoothed(diag) + [(layout.SMOOTHNESS_INPUT.stage(params.smoothness.lead),
                                            str(layout.input_alpha(params.smoothness.lead)))],
          figures.fig_diagnostics, results, diag)
+
+
+def seed_panels(params: cfg.Params, results: Results) -> dict[str, tuple[str, list[str]]]:
+    """Seed group -> the preset its per-layer spread is drawn under and the runs with every layer there: the lead
+    where two or more of the group's seeds have every layer under it, else the first other preset that has them;
+    groups with no such preset are left out (their seeds have the last layer only)."""
+    panels = {}
+    for group, runs in params.seed_groups.items():
+        for preset in params.smoothness.ordered:
+            layered = [r for r in runs if results.has(r, preset) and len(results.layers(r, preset)) > 1]
+            if len(layered) >= 2:
+                panels[group] = (preset, layered)
+                break
+    return panels
 
 
 def preset_markers(sm: cfg.SmoothnessConfig) -> dict[str, str]:

@@ -251,20 +251,29 @@ def fig_confusions(results: Results, names: list[str], classes: list[str], path:
     return _save(fig, path)
 
 
-def fig_seeds(results: Results, groups: dict, path: Path) -> str:
-    """Per-layer alpha of each seed of a group: the spread a single run hides."""
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.2, 2.6), squeeze=False, sharey=True)
-    for ax, (group, runs) in zip(axes.flat, groups.items(), strict=False):
+def fig_seeds(results: Results, panels: dict[str, tuple[str, list[str]]], lead: str, path: Path) -> str:
+    """Per-layer alpha of each seed of a group, one panel per group (group -> the preset drawn and the runs with
+    every layer under it): the spread a single run hides. Four panels a row; a panel drawn under another preset
+    than the lead names it."""
+    cols = min(4, max(1, len(panels)))
+    rows_n = math.ceil(max(1, len(panels)) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(7.2, 2.5 * rows_n), squeeze=False, sharey=True)
+    for ax, (group, (preset, runs)) in zip(axes.flat, panels.items(), strict=False):
         for k, run in enumerate(runs):
-            if results.has(run):
-                rows = results.layers(run)
-                ax.plot(range(len(rows)), rows.alpha.tolist(), ls=STYLES[k % len(STYLES)], marker="o", ms=2.5,
-                        lw=1, color=colour(results.network(run)), label=run)
-                _layer_ticks(ax, rows.layer.tolist())
-        ax.set_title(group)
+            rows = results.layers(run, preset)
+            seed = run.rsplit("_seed", 1)[1] if "_seed" in run else "first"
+            ax.plot(range(len(rows)), rows.alpha.tolist(), ls=STYLES[k % len(STYLES)], marker="o", ms=2, lw=0.9,
+                    color=colour(results.network(run)), label=f"seed {seed}" if seed != "first" else "first run")
+        longest = max((results.layers(r, preset) for r in runs), key=len)
+        ax.set_xticks(range(len(longest)), [short_layer(layer) for layer in longest.layer], rotation=90,
+                      fontsize=MIN_FONT)
+        ax.set_title(group if preset == lead else f"{group} ({preset})", fontsize=7)
         _log_alpha_axis(ax)
-        ax.legend(fontsize=MIN_FONT, frameon=False, loc="upper left")
-    axes.flat[0].set_ylabel("alpha (log)")
+    axes.flat[0].legend(fontsize=MIN_FONT, frameon=False, loc="upper left", handlelength=1.6)  # one line style a seed
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("alpha (log)")
     fig.tight_layout()
     return _save(fig, path)
 

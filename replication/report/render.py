@@ -20,7 +20,7 @@ from replication.core.files import atomic_path, exclusive, swap_in, write_json, 
 from replication.report import settings as cfg
 from replication.report.context import TEMPLATES, context, environment
 from replication.report.draw import draw_figures
-from replication.report.provenance import result_hashes
+from replication.report.provenance import lock_hash, result_hashes
 
 OUT = layout.REPORT_DIR
 
@@ -35,6 +35,7 @@ def build(params: cfg.Params, out: Path = OUT, root: Path = Path(".")) -> dict:
     Everything is built in a temporary folder beside OUT and moved in only when complete, so a
     failure (a full disk, a read-only folder) leaves the previous report whole.
     """
+    lock_hash(root)  # a broken dvc.lock is named now, not after a minute of drawing (the manifest reads it again)
     before = result_hashes(root)  # the manifest must hash what was rendered: compared again at the end
     results = replace(gather(params, root, timings=True),
                       architectures=layout.need(layout.ARCHITECTURES_FILE, layout.ARCHITECTURES.stage(), root))
