@@ -177,3 +177,26 @@ def test_whatif_names_the_stages_a_setting_would_rerun_and_changes_nothing(repo,
         assert "replication-whatif" not in str(err.value) and "\n" not in str(err.value)
     finally:
         (repo / "dvc.yaml").write_bytes(good)
+
+
+@pytest.mark.slow
+def test_lock_commit_records_what_dvc_commit_records(repo):
+    """migrations/lock_commit.py (one pass for many stages) writes the entry that `dvc commit -f` would."""
+    import yaml
+
+    script = str(Path(__file__).resolve().parents[1] / "migrations" / "lock_commit.py")
+    lock = repo / "dvc.lock"
+    good = lock.read_text()
+    try:
+        lock.write_text("schema: '2.0'\nstages: {}\n")
+        done = subprocess.run([sys.executable, script, "metrics"], cwd=repo, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert yaml.safe_load(lock.read_text()) == yaml.safe_load(good)
+        before = lock.read_text()
+        wrong = subprocess.run([sys.executable, script, "metrics", "nope"], cwd=repo, capture_output=True, text=True,
+                               timeout=120)
+        assert wrong.returncode == 1 and lock.read_text() == before
+        assert wrong.stderr.strip() == "error: not stages of dvc.yaml: nope; `dvc stage list` names them"
+    finally:
+        lock.write_text(good)
