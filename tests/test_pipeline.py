@@ -19,7 +19,8 @@ from replication.tools import data as cifar
 pytestmark = pytest.mark.slow  # `make test-fast` leaves these out
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP = {".git", ".venv", "data", "results", "report", ".resume", ".pytest_cache", ".ruff_cache", "bench"}
+SKIP = {".git", ".venv", "data", "results", "report", ".resume", ".pytest_cache", ".ruff_cache", "bench",
+        "dvc.lock", "timings"}  # the real project's lock (300+ stages) would be rewritten at every tiny stage
 
 
 def tiny_params(raw: dict) -> dict:
