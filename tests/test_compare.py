@@ -4,7 +4,9 @@ and DVC experiments. The values come from DVC's experiment diff, so the test mak
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +202,47 @@ def test_lock_commit_records_what_dvc_commit_records(repo):
         assert wrong.stderr.strip() == "error: not stages of dvc.yaml: nope; `dvc stage list` names them"
     finally:
         lock.write_text(good)
+
+
+@pytest.mark.slow
+def test_whatif_lists_never_run_stages_apart_and_reads_a_whole_params_file(tmp_path):
+    """A stage that never ran runs anyway (dvc status lists it): it is not charged to a setting that leaves its
+    params alone. A stage that declares params.yaml whole reruns on any setting, as DVC reruns it."""
+    from replication.tools.whatif import what_if
+
+    (tmp_path / "params.yaml").write_text("x: 1\ny: 1\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n"
+        "  first: {cmd: echo 1 > first.txt, params: [x], outs: [first.txt]}\n"
+        "  second: {cmd: echo 2 > second.txt, params: [y], outs: [second.txt]}\n"
+        "  whole: {cmd: echo 3 > whole.txt, params: [{params.yaml: }], outs: [whole.txt]}\n")
+    run(tmp_path, "git", "init", "-q")
+    run(tmp_path, sys.executable, "-m", "dvc", "init", "-q")
+    run(tmp_path, sys.executable, "-m", "dvc", "repro", "-q", "first", "whole")
+    answer = what_if(["x=2"], tmp_path, check=False)
+    assert sorted(s.name for s in answer.would) == ["first", "whole"] and answer.already == ["second"]
+    answer = what_if(["y=2"], tmp_path, check=False)
+    assert sorted(s.name for s in answer.would) == ["second", "whole"] and answer.already == []
+
+
+def test_whatif_estimates_a_new_seed_from_seed_0_of_the_same_preset():
+    from types import SimpleNamespace
+
+    from replication.tools import whatif
+
+    def stage(name):
+        return SimpleNamespace(name=name, outs=[SimpleNamespace(def_path=f"timings/{name}.json")])
+
+    recorded = {"smoothness@as_run-plain6": 10.0, "smoothness@corrected-plain6": 300.0,
+                "smoothness@corrected-resnet12": 600.0, "smoothness@as_run-plain6_seed1": 5.0}
+    names = [*recorded, "smoothness@corrected-plain6_seed1", "smoothness@corrected-vgg", "smoothness@fast-vgg"]
+    seconds = whatif._seconds
+    try:
+        whatif._seconds = lambda path: recorded.get(path.stem, math.nan)
+        costs = whatif._costs([stage(n) for n in names], Path("."))
+    finally:
+        whatif._seconds = seconds
+    assert costs["smoothness@corrected-plain6_seed1"] == whatif.Stage("smoothness@corrected-plain6_seed1", 300.0, True)
+    assert costs["smoothness@corrected-vgg"].seconds == 450.0  # the preset's median
+    assert costs["smoothness@fast-vgg"].seconds == statistics.median(recorded.values())  # the family's
+    assert costs["smoothness@as_run-plain6"] == whatif.Stage("smoothness@as_run-plain6", 10.0, False)

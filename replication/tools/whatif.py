@@ -7,10 +7,12 @@ everything else of the project. DVC loads the pipeline there once (no file is ha
 when DVC would call its params changed: it is not in dvc.lock yet (a new preset, network or rate), or one of
 the keys it declares has another value than dvc.lock records for it; every stage downstream of one reruns too.
 Stages whose params are already out of date without the settings (params.yaml edited, not reproduced) are
-listed apart; a stage that never ran counts as one the settings would run. A stage's cost is the wall time in
-its own timing file under `timings/` (one of its outputs); a stage that never ran is given the median of its
-family's recorded stages on the same network (or of the whole family), marked `~`. Changes to data or code files
-are `dvc status`'s business, not this tool's.
+listed apart, as are stages that never ran and whose params the settings leave alone (they run anyway: `dvc
+status` lists them); a stage that never ran, with params the settings change, counts as one they would run. A
+stage's cost is the wall time in its own timing file under `timings/` (one of its outputs); a stage that never
+ran is given, marked `~`, the median of the recorded stages of its family with the same preset and network,
+else the same network without its seed (seed 0's cost), else the same preset, else the family. Changes to data
+or code files are `dvc status`'s business, not this tool's.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from replication.core.files import read_json, read_regular
 from replication.report import settings as cfg
 from replication.report.provenance import MAX_LOCK_BYTES, lock_stages
 
-KEEP_OUT = {"params.yaml", ".dvc", ".git"}
+KEEP_OUT = {"params.yaml", ".dvc", ".git", "dvc.lock"}  # the lock is read once, here (_locked), not by DVC too
+SEED = re.compile(r"_seed\d+")
 SCRATCH = re.compile(r"(?:\.\./)*[^\s'\"]*replication-whatif\.[A-Za-z0-9_]+/?")
 MISSING = object()
 
@@ -103,6 +106,19 @@ def _locked(root: Path) -> dict[str, dict]:
     return lock_stages(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"))
 
 
+def _declared(stage) -> list[str | None]:
+    """The params keys a stage declares; None for a params file declared whole (`- params.yaml:`)."""
+    from dvc.dependency import ParamsDependency
+
+    return [key for dep in stage.deps if isinstance(dep, ParamsDependency) for key in (dep.params or [None])]
+
+
+def _moved(stage, before: dict, after: dict) -> bool:
+    """Whether the settings give one of the stage's declared keys another value (or a key that was not there)."""
+    return any(before != after if key is None else
+               _value(before, key) is MISSING or _value(before, key) != _value(after, key) for key in _declared(stage))
+
+
 def _params_changed(stage, params: dict, locked: dict) -> bool:
     """DVC's test for changed params: a stage not in dvc.lock, or a key it declares whose value moved."""
     from dvc.dependency import ParamsDependency
@@ -115,6 +131,8 @@ def _params_changed(stage, params: dict, locked: dict) -> bool:
         if not isinstance(dep, ParamsDependency):
             continue
         was = recorded.get(dep.def_path, {})
+        if not dep.params and was != params:  # the whole file is declared: DVC records and compares all of it
+            return True
         for key in dep.params or []:
             now = _value(params, key)
             if now is MISSING or was.get(key, MISSING) != now:
@@ -151,19 +169,27 @@ def _costs(stages: list, root: Path) -> dict[str, Stage]:
     paths = {st.name: _timing_path(st) for st in stages}
     recorded = {name: _seconds(root / path) if path else math.nan for name, path in paths.items()}
 
-    def family(name: str) -> tuple[str, str]:
+    def tiers(name: str) -> list[tuple]:
+        """Keys of ever wider groups of comparable stages: the same first and last key (preset and network),
+        the same first key and the network without its seed (a new seed costs what seed 0 cost), the same
+        first key, the family."""
         head, _, keys = name.partition("@")
-        return head, keys.rsplit("-", 1)[-1] if keys else ""
+        parts = keys.split("-") if keys else [""]
+        return [(head, parts[0], parts[-1]), (head, parts[0], SEED.sub("", parts[-1])), (head, parts[0]), (head,)]
 
+    known = {name: tiers(name) for name, seconds in recorded.items() if not math.isnan(seconds)}
     out = {}
     for name, seconds in recorded.items():
         if not math.isnan(seconds) or paths[name] is None:
             out[name] = Stage(name, seconds, False)
             continue
-        fam, last = family(name)
-        same = [s for n, s in recorded.items() if family(n) == (fam, last) and not math.isnan(s)]
-        kin = same or [s for n, s in recorded.items() if family(n)[0] == fam and not math.isnan(s)]
-        out[name] = Stage(name, statistics.median(kin) if kin else math.nan, True)
+        for level, key in enumerate(tiers(name)):
+            kin = [recorded[n] for n, keys in known.items() if keys[level] == key]
+            if kin:
+                out[name] = Stage(name, statistics.median(kin), True)
+                break
+        else:
+            out[name] = Stage(name, math.nan, True)
     return out
 
 
@@ -196,8 +222,11 @@ def what_if(overrides: list[str], root: Path = Path("."), check: bool = True) ->
 
                 stages = [st for st in repo.index.stages if isinstance(st, PipelineStage)]  # not data.dvc
                 graph = repo.index.graph  # edges run from a stage to the stages it depends on
-                changed = {st for st in stages if _params_changed(st, after, locked)}
+                # a stage that never ran, with params the settings leave alone, runs anyway (dvc status lists it)
+                waiting = {st for st in stages if st.name not in locked and not _moved(st, now, after)}
+                changed = {st for st in stages if st not in waiting and _params_changed(st, after, locked)}
                 stale = {st.name for st in stages if st.name in locked and _params_changed(st, now, locked)}
+                stale |= {st.name for st in waiting}
                 reruns = set(changed)
                 for st in changed:
                     reruns |= {up for up in nx.ancestors(graph, st) if isinstance(up, PipelineStage)}
