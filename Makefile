@@ -24,7 +24,7 @@ test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
 	$(VENV)/bin/ruff check replication tests bench migrations
 	$(PY) -m pytest -q
 
-test-fast: setup  ## everyday tier: everything but the slow tier (20-35 s on 2 cores)
+test-fast: setup  ## everyday tier: everything but the slow tier (about 45 s on 2 cores)
 	$(VENV)/bin/ruff check replication tests bench migrations
 	$(PY) -m pytest -q -m "not slow"
 

@@ -40,6 +40,7 @@ def _paths(tree, prefix=()):
             yield from _paths(v, (*prefix, i))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_params_loader_never_crashes(raw_params, data):
@@ -91,6 +92,7 @@ def yaml_documents(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=2000)
 @given(text=yaml_documents())
 def test_yaml_loader_never_crashes_or_explodes(text):

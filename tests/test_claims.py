@@ -4,6 +4,7 @@ columns, and the report's sentences come from the findings."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -23,6 +24,10 @@ FALL_LAYERS = ["input", "conv1_relu", "conv2+identity_relu", "avpool", "fc1"]
 
 @pytest.fixture
 def params(raw) -> cfg.Params:
+    return _params(raw)
+
+
+def _params(raw: dict) -> cfg.Params:
     """The project's params with five seeds of every network (as trained), and smoothness targets for the seeds of
     ResNet12 and Plain12 only: Plain6 and the others have one analysed seed."""
     targets = raw["smoothness"]["targets"]
@@ -177,8 +182,14 @@ def _table(params: cfg.Params) -> tuple[list[base.Row], dict]:
     return claims.table(findings), findings
 
 
-def test_the_claim_table_has_its_columns_and_one_verdict_row_per_claim_and_preset(params):
-    rows, findings = _table(params)
+@pytest.fixture(scope="module")
+def judged(raw_params) -> tuple[list[base.Row], dict]:
+    """`_table` of the fixture's params, judged once (about 1.4 s) for the tests that only read it."""
+    return _table(_params(copy.deepcopy(raw_params)))
+
+
+def test_the_claim_table_has_its_columns_and_one_verdict_row_per_claim_and_preset(params, judged):
+    rows, findings = judged
     assert claims.COLUMNS == ("claim", "preset", "item", "effect", "noise", "z", "verdict", "unit", "note")
     assert list(findings) == list(params.smoothness.ordered)
     whole = [(r.claim, r.preset) for r in rows if r.item == claims.WHOLE]
@@ -192,8 +203,8 @@ def test_the_claim_table_has_its_columns_and_one_verdict_row_per_claim_and_prese
     assert converge.verdict == claims.HOLDS and "standard error" in converge.unit
 
 
-def test_a_split_sentence_is_judged_as_its_weaker_part(params):
-    rows, _ = _table(params)
+def test_a_split_sentence_is_judged_as_its_weaker_part(params, judged):
+    rows, _ = judged
     by = {(r.claim, r.preset): r for r in rows if r.item == claims.WHOLE}
     for preset in params.smoothness.ordered:
         parts = [by[(p, preset)].z for p in claims.SENTENCES["flat_then_abrupt_rise"]]
@@ -229,13 +240,13 @@ def test_a_claim_is_declared_once(params, monkeypatch):
     assert text == "A gap of 0.7.\n"
 
 
-def test_the_report_reads_the_claim_table_and_judges_nothing(params, tmp_path):
+def test_the_report_reads_the_claim_table_and_judges_nothing(params, judged, tmp_path):
     """claim_page puts each claim's verdict rows beside each other, the lead first, from the files alone: a verdict
     edited in the file is what the report shows."""
     from replication.core import registry as layout
     from replication.core.files import write_csv, write_json
 
-    rows, findings = _table(params)
+    rows, findings = judged
     write_csv(tmp_path / layout.CLAIMS_TABLE, [r.as_dict() for r in rows], list(claims.COLUMNS))
     write_json(tmp_path / layout.CLAIMS_EVIDENCE, {"claims": claims.declarations(), "findings": findings})
     page = context.claim_page(context.claim_rows(tmp_path), json.loads((tmp_path / layout.CLAIMS_EVIDENCE).read_text()),
@@ -251,8 +262,8 @@ def test_the_report_reads_the_claim_table_and_judges_nothing(params, tmp_path):
     assert {c["lead"]["verdict"] for c in page} == {"edited"}
 
 
-def test_every_claim_sentence_renders_from_its_finding(params):
-    rows, findings = _table(params)
+def test_every_claim_sentence_renders_from_its_finding(params, judged):
+    rows, findings = judged
     env = context.environment()
     for claim_id, finding in findings["as_run"].items():
         if isinstance(finding, dict):

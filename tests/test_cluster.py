@@ -70,6 +70,7 @@ def test_every_layer_on_the_cluster_gives_the_local_rows(tiny, scheduler):
     assert sorted(r["layer"] for r in landed) == sorted(features.layer_names(model)) and len(landed) == len(rows)
 
 
+@pytest.mark.slow
 def test_one_forest_on_the_cluster_has_the_local_trees(scheduler):
     rng = np.random.default_rng(1)
     x, y = rng.random((400, 12)).astype(np.float32), np.eye(3)[rng.integers(0, 3, 400)]

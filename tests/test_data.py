@@ -82,6 +82,7 @@ def test_download_checks_md5(tmp_path, splits):
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_download_failure_names_the_offline_route(tmp_path):
     with pytest.raises(cifar.DataError, match="fetch --from PATH") as err:
         cifar.fetch(None, tmp_path / "data", url="http://127.0.0.1:9/none.tar.gz")

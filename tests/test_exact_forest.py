@@ -50,6 +50,7 @@ def data(rng: np.random.Generator, n: int, d: int, k: int, ties: int, zeros: flo
        constant=st.sampled_from([0.0, 0.3]), drop_last=st.booleans(),
        max_features=st.sampled_from([None, "sqrt", 0.3, 0.75]), max_depth=st.sampled_from([None, 1, 4]),
        bootstrap=st.booleans(), small=st.sampled_from([2, 40, exact_forest.SMALL]))
+@pytest.mark.slow
 def test_every_tree_array_equals_sklearns(seed, n, d, k, ties, zeros, constant, drop_last, max_features, max_depth,
                                           bootstrap, small):
     rng = np.random.default_rng(seed)

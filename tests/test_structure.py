@@ -64,6 +64,7 @@ def test_dvc_deps_are_the_stage_import_closure(stage):
     assert listed == need, f"dvc.yaml {stage} deps: add {need - listed}, drop {listed - need}"
 
 
+@pytest.mark.slow
 def test_no_stage_depends_on_a_tool():
     assert all(not closure(stage) & set(TOOLS) for stage in STAGES)
 
@@ -163,6 +164,7 @@ def test_plots_are_the_report_figures_and_every_output_persists():
             assert flags == {"cache": False, "persist": True}, (name, path)
 
 
+@pytest.mark.slow
 def test_the_report_imports_no_torch():
     """The report reads the architectures and class names as data (results/architectures.json)."""
     import subprocess

@@ -114,6 +114,7 @@ def test_no_stopping_runs_every_epoch_and_keeps_the_last(tiny):
     assert result.epochs_run == 6 and result.restored_epoch == 6
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_identical_weights(tiny, tmp_path, monkeypatch):
     params, ds = tiny
     full = training.fit("long", params, ds, torch.device("cpu"), progress=False)
