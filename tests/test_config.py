@@ -188,6 +188,14 @@ def test_every_preset_setting_works_or_is_refused_in_one_line(raw, change, messa
         cfg.parse({**raw, "smoothness": {**raw["smoothness"], **change(raw["smoothness"])}})
 
 
+def test_a_refused_value_is_quoted_once(raw):
+    raw["smoothness"]["presets"]["as_reported"]["max_features"] = "log2"
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.parse(raw)
+    assert "max_features must be 'all', 'sqrt' or a fraction" in str(err.value)
+    assert str(err.value).count("'log2'") == 1, err.value
+
+
 def test_a_preset_is_data(raw):
     """A new preset is a new key: its estimator from its fields, every target by default."""
     raw["smoothness"]["presets"]["fewer_trees"] = {**raw["smoothness"]["presets"]["corrected"], "n_trees": 5}

@@ -239,6 +239,7 @@ def test_describe_refuses_a_network_too_large_to_build_before_building_it(tmp_pa
     assert err.count("\n") == 1 and "network 'huge' would have" in err and "more than the 50,000,000" in err
 
 
+@pytest.mark.slow
 def test_an_archive_of_too_many_members_stops_at_the_bound(tmp_path):
     import io
 
@@ -411,6 +412,36 @@ def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
             pass
     one_line(err)
     assert target.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize(("code", "words"), [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied"),
+                                             (errno.ENOLINK, "check the folder")])
+def test_a_lock_file_that_cannot_be_opened_names_the_errno_and_what_to_do(tmp_path, monkeypatch, code, words):
+    ran = []
+
+    def fails(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(files.os, "open", fails)
+    with pytest.raises(UserError, match=words) as err:
+        with files.exclusive(tmp_path / "run.lock", "a stage"):
+            ran.append(True)
+    line = one_line(err)
+    assert "run.lock: cannot open the lock file" in line and errno.errorcode[code] in line
+    assert "nothing was started" in line and not ran
+
+
+def test_yaml_reads_the_same_with_libyaml_and_pure_python(monkeypatch):
+    text = "a: 1\nb: [1.5, 1e-3, .inf, yes, null, '007']\nc: &x {d: 2}\ne: *x\nf: 2024-01-02\n"
+    fast = files.load_yaml(text, "t.yaml")
+    assert fast["e"] == {"d": 2} and fast["b"][3] is True and fast["b"][5] == "007"
+    for loader in (files._YAML_LOADER, yaml.SafeLoader):
+        monkeypatch.setattr(files, "_YAML_LOADER", loader)
+        assert files.load_yaml(text, "t.yaml") == fast
+        with pytest.raises(UserError, match=r"t.yaml: duplicate key 'a' \(line 2\)"):
+            files.load_yaml("a: 1\na: 2\n", "t.yaml")
+        with pytest.raises(UserError, match=r"t.yaml: not valid YAML"):
+            files.load_yaml("a: [1\n", "t.yaml")
 
 
 # --------------------------------------------------------------------------- 6. limits on what is read

@@ -29,6 +29,9 @@ from replication.core.errors import MissingResult, UserError
 # case-insensitive disk.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 MAX_YAML_NODES = 100_000  # params.yaml has about 1,500; an alias bomb expands to billions
+# libyaml's parser where PyYAML was built with it (its wheels are): the same nodes and values, about 4x faster
+# on dvc.lock's 40,000 lines, which `whatif` and the report read whole
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -137,7 +140,7 @@ def read_regular(path: str | Path, limit: int, what: str) -> bytes:
 def load_yaml(text: str, source: str) -> Any:
     """YAML (safe types only) without duplicate keys, recursive aliases or an expansion past MAX_YAML_NODES
     nodes; any problem is one line naming `source`."""
-    loader = yaml.SafeLoader(text)
+    loader = _YAML_LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -203,13 +206,15 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
     The kernel releases the lock when the process ends, however it ends, so a killed run never
     leaves a stale lock behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:  # never through a link: the pid would be written over whatever the link names
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise UserError(f"{path}: the lock file is a symbolic link; remove it (`rm {path}`) and rerun") from None
-        raise UserError(f"{path}: cannot open the lock file ({err.strerror})") from None
+        why = WRITE_ERRORS.get(err.errno, f"{err.strerror or type(err).__name__}; check the folder and rerun")
+        raise UserError(f"{path}: cannot open the lock file ({errno.errorcode.get(err.errno, 'error')}): {why}; "
+                        "nothing was started") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise UserError(f"{path}: the lock file is not a regular file; remove it and rerun")

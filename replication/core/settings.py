@@ -91,7 +91,8 @@ def describe_errors(err: ValidationError, prefix: str = "") -> str:
             clauses.append(f"missing key '{key}'")
         elif e["type"] == "value_error":
             where = f"key '{key}': " if key else ""
-            clauses.append(f"{where}{e['msg'].removeprefix('Value error, ')}{got}")
+            msg = e["msg"].removeprefix("Value error, ")
+            clauses.append(f"{where}{msg}{'' if given is not None and short(given) in msg else got}")  # said once
         else:
             clauses.append(f"key '{key}' {e['msg'].replace('Input should be', 'must be')}{got}")
     return "; ".join(clauses)
