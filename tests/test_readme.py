@@ -102,11 +102,16 @@ def test_the_first_hour_on_the_committed_results(clone):
         assert out.returncode == 0, f"{cmd}\n{out.stdout[-1000:]}\n{out.stderr[-2000:]}"
         if cmd.startswith("python -m replication compare"):
             assert "| My replication |" in out.stdout and "## Lead verdicts that changed (0;" in out.stdout
-        if cmd.startswith("python -m replication whatif"):
+        lines = out.stdout.splitlines()
+        if cmd.startswith("python -m replication whatif -S smoothness.lead"):
             # the lead is a view: only the stages that read it
-            lines = out.stdout.splitlines()
             assert lines[0].startswith("with smoothness.lead=corrected: 2 stages would rerun"), out.stdout
             assert [line.split()[0] for line in lines[1:3]] == ["metrics", "report"], out.stdout
+        elif cmd.startswith("python -m replication whatif"):  # a preset's field: every stage of it, with a total
+            assert re.match(r"with \+smoothness\.presets\.as_reported\.n_trees=5: \d+ stages would rerun, about "
+                            r"[\d.]+ h", lines[0]), out.stdout
+            reruns = out.stdout.split("already out of date")[0]
+            assert "smoothness_input@as_reported" in reruns and "smoothness@as_run" not in reruns
     assert shell("git status --porcelain", clone).stdout.strip() == ""
     queued = shell("dvc queue status", clone).stdout
     assert "Queued" in queued
