@@ -106,11 +106,16 @@ def _locked(root: Path) -> dict[str, dict]:
     return lock_stages(read_regular(path, MAX_LOCK_BYTES, "dvc.lock").decode("utf-8", "replace"))
 
 
-def _declared(stage) -> list[str | None]:
-    """The params keys a stage declares; None for a params file declared whole (`- params.yaml:`)."""
+def _params_deps(stage) -> list[tuple[str, list[str]]]:
+    """Each params file a stage declares, with its keys ([] where the file is declared whole: `- params.yaml:`)."""
     from dvc.dependency import ParamsDependency
 
-    return [key for dep in stage.deps if isinstance(dep, ParamsDependency) for key in (dep.params or [None])]
+    return [(str(dep.def_path), list(dep.params or [])) for dep in stage.deps if isinstance(dep, ParamsDependency)]
+
+
+def _declared(stage) -> list[str | None]:
+    """The params keys a stage declares; None for a params file declared whole."""
+    return [key for _, keys in _params_deps(stage) for key in (keys or [None])]
 
 
 def _moved(stage, before: dict, after: dict) -> bool:
@@ -121,19 +126,15 @@ def _moved(stage, before: dict, after: dict) -> bool:
 
 def _params_changed(stage, params: dict, locked: dict) -> bool:
     """DVC's test for changed params: a stage not in dvc.lock, or a key it declares whose value moved."""
-    from dvc.dependency import ParamsDependency
-
     entry = locked.get(stage.name)
     if not isinstance(entry, dict):
         return True
     recorded = entry.get("params") or {}
-    for dep in stage.deps:
-        if not isinstance(dep, ParamsDependency):
-            continue
-        was = recorded.get(dep.def_path, {})
-        if not dep.params and was != params:  # the whole file is declared: DVC records and compares all of it
+    for path, keys in _params_deps(stage):
+        was = recorded.get(path, {})
+        if not keys and was != params:  # the whole file is declared: DVC records and compares all of it
             return True
-        for key in dep.params or []:
+        for key in keys:
             now = _value(params, key)
             if now is MISSING or was.get(key, MISSING) != now:
                 return True
