@@ -22,7 +22,7 @@ repro: setup  ## check (or download) the data, then run every out-of-date stage
 
 test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
 	$(VENV)/bin/ruff check replication tests bench migrations
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-fast: setup  ## everyday tier: everything but the slow tier (about 45 s on 2 cores)
 	$(VENV)/bin/ruff check replication tests bench migrations
