@@ -1,6 +1,9 @@
 # Two commands set everything up: `make repro` (the replication) and `make test` (the test suite).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest-xdist workers for `make test`: each test file runs whole in one worker (--dist loadfile), so the two
+# end-to-end files (a tiny `dvc repro`, the README's commands on the committed project) run side by side
+TEST_WORKERS ?= 2
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: setup data repro test test-fast lint bench report clean-venv
@@ -20,9 +23,9 @@ repro: setup  ## check (or download) the data, then run every out-of-date stage
 	$(PY) -m replication.tools.data ensure
 	dvc repro
 
-test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
+test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only, in TEST_WORKERS processes
 	$(VENV)/bin/ruff check replication tests bench migrations
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup  ## everyday tier: everything but the slow tier (about 45 s on 2 cores)
 	$(VENV)/bin/ruff check replication tests bench migrations
