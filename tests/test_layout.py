@@ -1,7 +1,10 @@
-"""The PDF layout checks of tests/pdf_layout.py, on pages made up by hand (the real report is checked in
-tests/test_pipeline.py)."""
+"""The PDF layout checks of tests/pdf_layout.py, on pages made up by hand, then on the committed report (the
+report of the tiny pipeline is checked in tests/test_pipeline.py)."""
 
 from __future__ import annotations
+
+import pytest
+from conftest import ROOT
 
 
 def test_layout_checks_catch_what_they_look_for():
@@ -14,3 +17,18 @@ def test_layout_checks_catch_what_they_look_for():
     assert empty_pages([half, full], ["3. Architectures"]) == [(1, 0.5)]
     starts = Page(2, [(780.0, "4. Accuracy"), (60.0, "x")], top=790.0, bottom=57.0)
     assert empty_pages([half, starts], ["4. Accuracy"]) == []  # a section ends there
+
+
+@pytest.mark.slow  # reads 28 pages back (about 7 s)
+def test_the_committed_report_has_no_stranded_heading_and_no_page_mostly_empty():
+    """What a reader opens: report/report.pdf as committed. No heading ends a page; no page but the last is
+    more than a third empty unless the next one starts a section (a figure too tall for the rest of a page
+    leaves such a gap: the seed figure did, at 71%)."""
+    from pdf_layout import empty_pages, headings_of, pages, stranded_headings
+
+    html = (ROOT / "report" / "index.html").read_text()
+    doc = pages(ROOT / "report" / "report.pdf")
+    sections = headings_of(html, "h2")
+    assert len(doc) > 10
+    assert stranded_headings(doc, sections + headings_of(html, "h3") + headings_of(html, "h4")) == []
+    assert empty_pages(doc, sections) == []
