@@ -66,6 +66,12 @@ def empty_pages(doc: list[Page], sections: list[str], limit: float = 1 / 3) -> l
     return out
 
 
+def joined_words(text: str) -> list[str]:
+    """Words a template joined across its lines without a space: "fall.Every", "layer).The", "noise(the",
+    "claim:too" (each was printed once)."""
+    return re.findall(r"\w*(?:[a-z]{2}[.;)]|[a-z\d]\)[.;])[A-Z][a-z]+|\w*[a-z]{2}\([a-z]+|\w*[a-z]{2}:[a-z]{2}", text)
+
+
 def headings_of(html: str, level: str) -> list[str]:
     """The text of every <hN> of the HTML (tags inside stripped)."""
     found = re.findall(rf"<{level}[^>]*>(.*?)</{level}>", html, flags=re.S)

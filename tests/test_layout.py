@@ -9,7 +9,7 @@ from conftest import ROOT
 
 def test_layout_checks_catch_what_they_look_for():
     """The checks fail where they should, on pages made up by hand."""
-    from pdf_layout import Page, empty_pages, stranded_headings
+    from pdf_layout import Page, empty_pages, joined_words, stranded_headings
 
     half = Page(1, [(780.0, "text"), (420.0, "3. Architectures")], top=790.0, bottom=57.0)
     full = Page(2, [(780.0, "more text"), (60.0, "last line")], top=790.0, bottom=57.0)
@@ -17,14 +17,17 @@ def test_layout_checks_catch_what_they_look_for():
     assert empty_pages([half, full], ["3. Architectures"]) == [(1, 0.5)]
     starts = Page(2, [(780.0, "4. Accuracy"), (60.0, "x")], top=790.0, bottom=57.0)
     assert empty_pages([half, starts], ["4. Accuracy"]) == []  # a section ends there
+    assert joined_words("at the last layer).The interval; a fall.Every one; noise(the sd); the claim:too") == [
+        "layer).The", "fall.Every", "noise(the", "claim:to"]
+    assert joined_words("layer). The sd (0.02); resnet12_seed1. Plain12: e.g. results/claims.csv; v1.2") == []
 
 
 @pytest.mark.slow  # reads 28 pages back (about 7 s)
 def test_the_committed_report_has_no_stranded_heading_and_no_page_mostly_empty():
     """What a reader opens: report/report.pdf as committed. No heading ends a page; no page but the last is
     more than a third empty unless the next one starts a section (a figure too tall for the rest of a page
-    leaves such a gap: the seed figure did, at 71%)."""
-    from pdf_layout import empty_pages, headings_of, pages, stranded_headings
+    leaves such a gap: the seed figure did, at 71%); no two sentences joined without a space."""
+    from pdf_layout import empty_pages, headings_of, joined_words, pages, stranded_headings
 
     html = (ROOT / "report" / "index.html").read_text()
     doc = pages(ROOT / "report" / "report.pdf")
@@ -32,3 +35,4 @@ def test_the_committed_report_has_no_stranded_heading_and_no_page_mostly_empty()
     assert len(doc) > 10
     assert stranded_headings(doc, sections + headings_of(html, "h3") + headings_of(html, "h4")) == []
     assert empty_pages(doc, sections) == []
+    assert joined_words(" ".join(line for page in doc for _, line in page.lines)) == []
