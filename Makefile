@@ -27,7 +27,7 @@ test: setup  ## the suite CI runs: lint, then pytest on synthetic data, CPU only
 	$(VENV)/bin/ruff check replication tests bench migrations
 	$(PY) -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
-test-fast: setup  ## everyday tier: everything but the slow tier (about 45 s on 2 cores)
+test-fast: setup  ## everyday tier: everything but the slow tier (17-23 s on 2 cores)
 	$(VENV)/bin/ruff check replication tests bench migrations
 	$(PY) -m pytest -q -m "not slow"
 

@@ -76,3 +76,18 @@ def headings_of(html: str, level: str) -> list[str]:
     """The text of every <hN> of the HTML (tags inside stripped)."""
     found = re.findall(rf"<{level}[^>]*>(.*?)</{level}>", html, flags=re.S)
     return [" ".join(re.sub(r"<[^>]+>", "", h).replace("&amp;", "&").split()) for h in found]
+
+
+def text_of(doc: list[Page]) -> str:
+    """Every body line of the document, in reading order, joined by spaces."""
+    return " ".join(line for page in doc for _, line in page.lines)
+
+
+def layout_faults(doc: list[Page], html: str) -> dict[str, list]:
+    """The report's layout rules, each with what breaks it (all empty when the layout is right): no heading
+    (h2-h4) is the last line of a page, no page but the last is more than a third empty unless the next starts a
+    section (h2), no two words joined without a space."""
+    sections = headings_of(html, "h2")
+    return {"stranded headings": stranded_headings(doc, sections + headings_of(html, "h3") + headings_of(html, "h4")),
+            "mostly empty pages": empty_pages(doc, sections),
+            "joined words": joined_words(text_of(doc))}
